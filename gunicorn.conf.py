@@ -1,0 +1,20 @@
+"""gunicorn settings, from the same environment (and .env) as the app."""
+
+import multiprocessing
+from pathlib import Path
+
+import environ
+
+env = environ.Env()
+environ.Env.read_env(Path(__file__).resolve().parent / ".env")
+
+wsgi_app = "notes_project.wsgi:application"
+bind = f"{env.str('HOST', default='127.0.0.1')}:{env.int('PORT', default=8000)}"
+workers = env.int("WEB_CONCURRENCY", default=multiprocessing.cpu_count() * 2)
+# Load the app before forking: a broken configuration fails at once, loudly.
+preload_app = True
+timeout = env.int("GUNICORN_TIMEOUT", default=30)
+graceful_timeout = 20
+# The access log records method, path and status; never headers, so never tokens.
+accesslog = env.str("GUNICORN_ACCESS_LOG", default="-") or None
+errorlog = "-"

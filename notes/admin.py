@@ -1,0 +1,29 @@
+"""The Django admin for notes: list, search, edit, delete, and reset send counts."""
+
+from django.contrib import admin
+from django.db.models.functions import Now
+
+from notes.models import Note
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    list_display = ["id", "preview", "times_sent", "created_at", "updated_at"]
+    list_display_links = ["id", "preview"]
+    list_filter = ["created_at", "updated_at", "times_sent"]
+    search_fields = ["content"]
+    ordering = ["-created_at", "-id"]
+    readonly_fields = ["times_sent", "created_at", "updated_at"]
+    date_hierarchy = "created_at"
+    actions = ["reset_times_sent"]
+    # The exact total needs a COUNT(*) over the whole table on every page view.
+    show_full_result_count = False
+
+    @admin.display(description="content", ordering="content")
+    def preview(self, note):
+        return note.content if len(note.content) <= 80 else f"{note.content[:79]}…"
+
+    @admin.action(description="Reset times sent to 0")
+    def reset_times_sent(self, request, queryset):
+        count = queryset.update(times_sent=0, updated_at=Now())
+        self.message_user(request, f"Reset the send count of {count} note(s).")

@@ -1,0 +1,56 @@
+"""Query parameters of the note list: full-text `search` and strict `ordering`."""
+
+import django_filters
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+
+from notes.models import SEARCH_CONFIG, Note
+
+
+class NoteFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        method="filter_search",
+        label="Words that must all appear in content (PostgreSQL full-text search).",
+    )
+
+    class Meta:
+        model = Note
+        fields = ["search"]
+
+    def filter_search(self, queryset, name, value):
+        # The same expression as the GIN index, so the index serves the query;
+        # plainto_tsquery ANDs the words.
+        vector = SearchVector("content", config=SEARCH_CONFIG)
+        query = SearchQuery(value, config=SEARCH_CONFIG, search_type="plain")
+        return queryset.alias(search_vector=vector).filter(search_vector=query)
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """DRF's ordering filter, but one known field or a 400, and ties always broken by id."""
+
+    tie_breaker = "id"
+
+    def get_ordering(self, request, queryset, view):
+        param = request.query_params.get(self.ordering_param)
+        if param is None:
+            field = self.get_default_ordering(view)[0]
+        elif param in self.get_allowed(view):
+            field = param
+        else:
+            allowed = ", ".join(self.get_allowed(view))
+            raise ValidationError({self.ordering_param: [f"Must be one of: {allowed}."]})
+        if field.lstrip("-") == self.tie_breaker:
+            return (field,)
+        descending = field.startswith("-")
+        return (field, f"-{self.tie_breaker}" if descending else self.tie_breaker)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        parameters[0]["schema"]["enum"] = self.get_allowed(view)
+        parameters[0]["description"] = f"Sort order; default {view.ordering}, ties broken by id."
+        return parameters
+
+    def get_allowed(self, view):
+        fields = view.ordering_fields
+        return [prefix + field for field in fields for prefix in ("", "-")]

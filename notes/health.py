@@ -1,0 +1,47 @@
+"""Health probes: liveness of the process, readiness of the database and schema."""
+
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class NotReady(exceptions.APIException):
+    status_code = 503
+    default_code = "not_ready"
+    wait = 5
+
+
+class HealthView(APIView):
+    """Probes answer anyone, are never throttled, and touch no session."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+
+HEALTH_SCHEMA = extend_schema(
+    responses=inline_serializer("Health", {"status": serializers.CharField()}), tags=["health"]
+)
+
+
+class LiveView(HealthView):
+    @HEALTH_SCHEMA
+    def get(self, request):
+        return Response({"status": "live"})
+
+
+class ReadyView(HealthView):
+    @HEALTH_SCHEMA
+    def get(self, request):
+        try:
+            executor = MigrationExecutor(connection)
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError:
+            raise NotReady("The database does not answer.") from None
+        if pending:
+            raise NotReady(f"{len(pending)} migration(s) not applied.")
+        return Response({"status": "ready"})

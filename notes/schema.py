@@ -1,0 +1,91 @@
+"""OpenAPI generation that describes the envelopes exactly as they are sent."""
+
+from django.conf import settings
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+
+ERROR_COMPONENT = ResolvedComponent(
+    name="Error",
+    type=ResolvedComponent.SCHEMA,
+    object="Error",
+    schema={
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["status", "code", "message"],
+                "properties": {
+                    "status": {"type": "integer"},
+                    "code": {"type": "string", "description": "Machine-readable error code."},
+                    "message": {"type": "string", "description": "For a person to read."},
+                    "details": {
+                        "type": "object",
+                        "description": "Field errors, keyed by field or parameter name.",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            }
+        },
+    },
+)
+
+ERROR_DESCRIPTIONS = {
+    "400": "Malformed JSON, failed validation or a bad query parameter.",
+    "401": "No or bad credentials.",
+    "403": "Authenticated but not allowed.",
+    "404": "No such note, or nothing to send.",
+    "415": "Body media type not accepted.",
+    "429": "Rate limit exceeded; see Retry-After.",
+    "500": "Unexpected error.",
+    "503": "Database unavailable; see Retry-After.",
+}
+
+
+class EnvelopeAutoSchema(AutoSchema):
+    """AutoSchema with success bodies in `{"data": ...}` and the error envelope per status."""
+
+    def get_auth(self):
+        auth = super().get_auth()
+        if self.method in ("GET", "HEAD") and settings.NOTES_PUBLIC_READ and {} not in auth:
+            auth.append({})
+        return auth
+
+    def _get_response_for_code(
+        self, serializer, status_code, media_types=None, direction="response"
+    ):
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        paginated = self._is_list_view(serializer) and self._get_paginator() is not None
+        if status_code.startswith("2") and not paginated:
+            for media in response.get("content", {}).values():
+                media["schema"] = {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {"data": media["schema"]},
+                }
+        return response
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        self.registry.register_on_missing(ERROR_COMPONENT)
+        for code in self.error_statuses():
+            responses.setdefault(
+                code,
+                {
+                    "description": ERROR_DESCRIPTIONS[code],
+                    "content": {"application/json": {"schema": ERROR_COMPONENT.ref}},
+                },
+            )
+        return responses
+
+    def error_statuses(self):
+        codes = {"401", "429", "500", "503"}
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes |= {"403"}
+        if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer():
+            codes |= {"400", "415"}
+        if self._is_list_view() and self.method == "GET":
+            codes |= {"400"}
+        if "{" in self.path or self.path.rstrip("/").endswith("send-next"):
+            codes |= {"404"}
+        return sorted(codes)

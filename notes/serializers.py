@@ -1,0 +1,38 @@
+"""Input validation and representation of notes."""
+
+from rest_framework import serializers
+
+from notes.models import Note
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that rejects numbers and booleans instead of converting them to text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    # DRF's CharField already trims blanks and rejects NUL and lone surrogates.
+    content = StrictCharField(max_length=255)
+
+    # A form post from the browsable API carries its CSRF token alongside the data.
+    transport_fields = frozenset({"csrfmiddlewaretoken"})
+
+    class Meta:
+        model = Note
+        fields = ["id", "content", "times_sent", "created_at", "updated_at"]
+        read_only_fields = ["id", "times_sent", "created_at", "updated_at"]
+
+    def to_internal_value(self, data):
+        # Read-only fields are ignored so a GET body can be PUT back as it is;
+        # any other unknown field is a mistake the client should hear about.
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields) - self.transport_fields
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in sorted(unknown)}
+                )
+        return super().to_internal_value(data)

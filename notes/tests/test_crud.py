@@ -1,0 +1,103 @@
+"""Contract, Endpoints: create, read, replace, update and delete a note."""
+
+from datetime import datetime
+
+import pytest
+from django.db import connection
+
+from notes.models import Note
+
+pytestmark = pytest.mark.django_db
+
+
+def parse_timestamp(value):
+    parsed = datetime.fromisoformat(value)
+    assert parsed.tzinfo is not None, f"{value} has no offset"
+    return parsed
+
+
+def test_create_answers_201_with_the_note_and_its_location(auth_client):
+    response = auth_client.post("/api/notes/", {"content": "Buy milk"})
+
+    assert response.status_code == 201
+    note = response.json()["data"]
+    assert note["content"] == "Buy milk"
+    assert note["times_sent"] == 0
+    assert parse_timestamp(note["created_at"]) == parse_timestamp(note["updated_at"])
+    assert response["Location"].endswith(f"/api/notes/{note['id']}")
+    assert auth_client.get(response["Location"]).json()["data"] == note
+
+
+def test_get_returns_the_note(api_client, note):
+    response = api_client.get(f"/api/notes/{note.pk}/")
+
+    assert response.status_code == 200
+    assert response.json()["data"] == {
+        "id": note.pk,
+        "content": "Buy milk",
+        "times_sent": 0,
+        "created_at": response.json()["data"]["created_at"],
+        "updated_at": response.json()["data"]["updated_at"],
+    }
+    assert parse_timestamp(response.json()["data"]["created_at"]) == note.created_at
+
+
+def test_put_replaces_content_and_moves_updated_at_only(auth_client, note):
+    before = auth_client.get(f"/api/notes/{note.pk}/").json()["data"]
+
+    response = auth_client.put(f"/api/notes/{note.pk}/", {"content": "Buy oat milk"})
+
+    after = response.json()["data"]
+    assert response.status_code == 200
+    assert after["content"] == "Buy oat milk"
+    assert after["created_at"] == before["created_at"]
+    assert parse_timestamp(after["updated_at"]) > parse_timestamp(before["updated_at"])
+    assert Note.objects.get(pk=note.pk).content == "Buy oat milk"
+
+
+def test_put_accepts_the_full_representation_and_ignores_read_only_fields(auth_client, note):
+    body = auth_client.get(f"/api/notes/{note.pk}/").json()["data"]
+    body.update(content="Edited", times_sent=99, id=12345, created_at="2000-01-01T00:00:00Z")
+
+    response = auth_client.put(f"/api/notes/{note.pk}/", body)
+
+    assert response.status_code == 200
+    saved = Note.objects.get(pk=note.pk)
+    assert (saved.content, saved.times_sent, saved.created_at) == ("Edited", 0, note.created_at)
+
+
+def test_patch_changes_only_what_it_names(auth_client, note):
+    response = auth_client.patch(f"/api/notes/{note.pk}", {"content": "  Buy bread  "})
+
+    assert response.status_code == 200
+    assert response.json()["data"]["content"] == "Buy bread"
+    assert response.json()["data"]["times_sent"] == 0
+
+
+def test_delete_answers_204_with_an_empty_body_then_the_note_is_gone(auth_client, note):
+    response = auth_client.delete(f"/api/notes/{note.pk}/")
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert auth_client.get(f"/api/notes/{note.pk}/").status_code == 404
+    assert not Note.objects.filter(pk=note.pk).exists()
+
+
+def test_a_row_inserted_by_plain_sql_gets_the_database_defaults(api_client):
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO notes (content) VALUES ('from psql') RETURNING id")
+        (note_id,) = cursor.fetchone()
+
+    data = api_client.get(f"/api/notes/{note_id}/").json()["data"]
+
+    assert data["times_sent"] == 0
+    assert parse_timestamp(data["created_at"]) == parse_timestamp(data["updated_at"])
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+@pytest.mark.parametrize("note_id", ["0", "987654", "-1", "abc", "1.5", "99999999999999999999999"])
+def test_unknown_note_ids_answer_404(auth_client, method, note_id):
+    response = getattr(auth_client, method)(f"/api/notes/{note_id}/", {"content": "x"})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -1,0 +1,21 @@
+"""API routes: every path works with and without its trailing slash, with no redirect."""
+
+from rest_framework.routers import DefaultRouter
+
+from notes.views import NoteViewSet
+
+
+class OptionalSlashRouter(DefaultRouter):
+    # A redirect to the slashed URL would make clients resend, and a
+    # redirected POST loses its body, so both spellings are served directly.
+    include_format_suffixes = False
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("notes", NoteViewSet, basename="note")
+
+urlpatterns = router.urls

@@ -1,0 +1,24 @@
+"""Top-level routes: the API, its documents, health probes and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
+
+from notes.errors import UnknownEndpointView
+from notes.health import LiveView, ReadyView
+
+urlpatterns = [
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/", include("notes.urls")),
+    # Anything else under /api/ answers an enveloped 404, never Django's HTML page.
+    re_path(r"^api/", UnknownEndpointView.as_view()),
+    re_path(r"^health/live/?$", LiveView.as_view(), name="health-live"),
+    re_path(r"^health/ready/?$", ReadyView.as_view(), name="health-ready"),
+    path("admin/", admin.site.urls),
+]
