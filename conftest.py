@@ -46,6 +46,12 @@ def rate_limit_store(settings, monkeypatch):
     )
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Production's PBKDF2 is slow on purpose; tests only need passwords to round-trip.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def api_client():
     return APIClient()
@@ -97,6 +103,12 @@ def _free_port():
 def database_url(name):
     db = connection.settings_dict
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{name}"
+
+
+def server_params():
+    """psycopg connection arguments for the test PostgreSQL server, any database."""
+    db = connection.settings_dict
+    return {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": db["PASSWORD"]}
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler, set_rollback
 
-from notes.envelope import Envelope
+from notes.envelope import Envelope, EnvelopeJSONRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class UnknownEndpointView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = []
+    # Never an HTML page, whatever the client accepts.
+    renderer_classes = [EnvelopeJSONRenderer]
     schema = None
 
     def initial(self, request, *args, **kwargs):

@@ -19,3 +19,6 @@ router = OptionalSlashRouter()
 router.register("notes", NoteViewSet, basename="note")
 
 urlpatterns = router.urls
+
+# The root of the API without its slash (/api), mounted by the project's urls.
+api_root_view = router.get_api_root_view()

@@ -10,11 +10,17 @@ from drf_spectacular.views import (
 
 from notes.errors import UnknownEndpointView
 from notes.health import LiveView, ReadyView
+from notes.urls import api_root_view
 
 urlpatterns = [
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(
+        r"^api/redoc/?$",
+        SpectacularRedocView.as_view(url_name="schema", template_name="notes/redoc.html"),
+        name="redoc",
+    ),
+    re_path(r"^api$", api_root_view),
     path("api/", include("notes.urls")),
     # Anything else under /api/ answers an enveloped 404, never Django's HTML page.
     re_path(r"^api/", UnknownEndpointView.as_view()),

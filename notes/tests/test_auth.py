@@ -1,0 +1,121 @@
+"""Contract, Who may do what: open reads, authenticated writes, tokens, sessions, rate limits."""
+
+import pytest
+import requests
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from notes.models import Note
+
+pytestmark = pytest.mark.django_db
+
+WRITES = [
+    ("post", "/api/notes/"),
+    ("put", "/api/notes/{id}/"),
+    ("patch", "/api/notes/{id}/"),
+    ("delete", "/api/notes/{id}/"),
+    ("post", "/api/notes/{id}/send/"),
+    ("post", "/api/notes/send-next/"),
+]
+
+
+def test_anyone_may_read_by_default(api_client, note):
+    assert api_client.get("/api/notes/").status_code == 200
+    assert api_client.get(f"/api/notes/{note.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_writes_without_credentials_answer_401(api_client, note, method, path):
+    response = getattr(api_client, method)(path.format(id=note.pk), {"content": "x"})
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json()["error"]["code"] == "not_authenticated"
+    note.refresh_from_db()
+    assert (note.content, note.times_sent) == ("Buy milk", 0)
+
+
+@pytest.mark.parametrize("header", ["Token wrong", "Token", "Token a b"])
+def test_bad_credentials_answer_401_even_on_reads(api_client, header):
+    response = api_client.get("/api/notes/", HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_reads_need_a_user_when_public_read_is_off(api_client, auth_client, note, settings):
+    settings.NOTES_PUBLIC_READ = False
+
+    response = api_client.get(f"/api/notes/{note.pk}/")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert api_client.get("/api/notes/").status_code == 401
+    assert auth_client.get(f"/api/notes/{note.pk}/").status_code == 200
+
+
+def test_a_token_made_by_drf_create_token_authenticates(user, api_client):
+    call_command("drf_create_token", user.username)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
+
+    assert api_client.post("/api/notes/", {"content": "by token"}).status_code == 201
+
+
+def test_a_session_user_writes_with_a_csrf_token_only(user):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    refused = client.post("/api/notes/", {"content": "no csrf"})
+
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert "CSRF" in refused.json()["error"]["message"]
+    assert not Note.objects.exists()
+
+
+def test_an_inactive_users_token_is_refused(api_client, user, token):
+    user.is_active = False
+    user.save()
+
+    response = api_client.post(
+        "/api/notes/", {"content": "x"}, HTTP_AUTHORIZATION=f"Token {token.key}"
+    )
+
+    assert response.status_code == 401
+
+
+def test_anonymous_clients_are_rate_limited_with_retry_after(api_client, monkeypatch):
+    monkeypatch.setattr(
+        "rest_framework.throttling.SimpleRateThrottle.THROTTLE_RATES",
+        {"anon": "3/minute", "user": "100/minute"},
+    )
+
+    statuses = [api_client.get("/api/notes/").status_code for _ in range(4)]
+    limited = api_client.get("/api/notes/")
+
+    assert statuses == [200, 200, 200, 429]
+    assert limited.json()["error"]["code"] == "throttled"
+    assert 0 < int(limited["Retry-After"]) <= 60
+
+
+def test_users_are_rate_limited_by_account_not_address(auth_client, api_client, monkeypatch):
+    monkeypatch.setattr(
+        "rest_framework.throttling.SimpleRateThrottle.THROTTLE_RATES",
+        {"anon": "100/minute", "user": "2/minute"},
+    )
+
+    statuses = [auth_client.get("/api/notes/").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+    assert api_client.get("/api/notes/").status_code == 200
+
+
+def test_rate_limits_hold_across_all_gunicorn_workers(gunicorn_url, transactional_db):
+    # The server allows 30 anonymous requests a minute (see conftest) over 4 workers.
+    with requests.Session() as session:
+        statuses = [session.get(f"{gunicorn_url}/api/notes/").status_code for _ in range(40)]
+
+    assert statuses.count(200) == 30
+    assert statuses.count(429) == 10
