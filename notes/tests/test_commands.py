@@ -10,9 +10,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from conftest import BASE_DIR, database_url, server_params
 from notes.management.commands.seed import FIXTURE
+from notes.management.commands.seed import Command as SeedCommand
 from notes.models import Note
 
 ORIGINAL_DDL = Path(__file__).parent / "data" / "001_initial_notes.sql"
@@ -111,7 +113,10 @@ def test_seed_keeps_notes_users_already_wrote(note):
 
 
 @pytest.mark.django_db
-def test_seed_fake_adds_n_varied_valid_notes(capsys):
+@pytest.mark.parametrize("rebuild_indexes_from", [50_000, 1])
+def test_seed_fake_adds_n_varied_valid_notes(capsys, monkeypatch, rebuild_indexes_from):
+    monkeypatch.setattr(SeedCommand, "rebuild_indexes_from", rebuild_indexes_from)
+
     call_command("seed", "--fake", "2500", "--random-seed", "7")
 
     notes = list(Note.objects.all())
@@ -121,6 +126,10 @@ def test_seed_fake_adds_n_varied_valid_notes(capsys):
     assert len({n.created_at for n in notes}) > 2000
     assert min(n.times_sent for n in notes) == 0 < max(n.times_sent for n in notes)
     assert "2500/2500" in capsys.readouterr().err
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'notes'")
+        indexes = {row[0] for row in cursor.fetchall()}
+    assert indexes == {"notes_pkey", *(index.name for index in Note._meta.indexes)}
 
 
 @pytest.mark.django_db
