@@ -13,7 +13,7 @@ run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000)
 dev: migrate seed ## Serve with Django's auto-reloading development server.
 	$(MANAGE) runserver $${PORT:-8000}
 
-test: $(VENV)/.installed services ## Run the whole test suite against the real PostgreSQL.
+test: lint services ## Lint, then run the whole test suite against the real PostgreSQL.
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed ## Lint and check formatting.

@@ -35,6 +35,7 @@ ERROR_DESCRIPTIONS = {
     "401": "No or bad credentials.",
     "403": "Authenticated but not allowed.",
     "404": "No such note, or nothing to send.",
+    "406": "No acceptable response media type (see Accept).",
     "415": "Body media type not accepted.",
     "429": "Rate limit exceeded; see Retry-After.",
     "500": "Unexpected error.",
@@ -79,7 +80,7 @@ class EnvelopeAutoSchema(AutoSchema):
         return responses
 
     def error_statuses(self):
-        codes = {"401", "429", "500", "503"}
+        codes = {"401", "406", "429", "500", "503"}
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
             codes |= {"403"}
         if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer():

@@ -161,7 +161,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its scheme goes into WWW-Authenticate, which turns
         # "not authenticated" into a 401 rather than a 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "notes.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["notes.permissions.IsAuthenticatedOrPublicRead"],
@@ -173,6 +173,10 @@ REST_FRAMEWORK = {
         "anon": env.str("NOTES_THROTTLE_ANON", default="100/minute"),
         "user": env.str("NOTES_THROTTLE_USER", default="1000/minute"),
     },
+    # Anonymous clients are told apart by address. X-Forwarded-For is only
+    # believed from this many trusted proxies in front; by default none, so a
+    # client cannot dodge its rate limit by inventing the header.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_PAGINATION_CLASS": "notes.pagination.KeysetCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

@@ -36,7 +36,10 @@ def test_writes_without_credentials_answer_401(api_client, note, method, path):
     assert (note.content, note.times_sent) == ("Buy milk", 0)
 
 
-@pytest.mark.parametrize("header", ["Token wrong", "Token", "Token a b"])
+@pytest.mark.parametrize(
+    "header",
+    ["Token wrong", "Token", "Token a b", "Token nul\x00key", "Token " + "f" * 41, "Token ÿ"],
+)
 def test_bad_credentials_answer_401_even_on_reads(api_client, header):
     response = api_client.get("/api/notes/", HTTP_AUTHORIZATION=header)
 
@@ -98,6 +101,20 @@ def test_anonymous_clients_are_rate_limited_with_retry_after(api_client, monkeyp
     assert statuses == [200, 200, 200, 429]
     assert limited.json()["error"]["code"] == "throttled"
     assert 0 < int(limited["Retry-After"]) <= 60
+
+
+def test_an_invented_x_forwarded_for_does_not_dodge_the_limit(api_client, monkeypatch):
+    monkeypatch.setattr(
+        "rest_framework.throttling.SimpleRateThrottle.THROTTLE_RATES",
+        {"anon": "2/minute", "user": "100/minute"},
+    )
+
+    statuses = [
+        api_client.get("/api/notes/", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").status_code
+        for i in range(3)
+    ]
+
+    assert statuses == [200, 200, 429]
 
 
 def test_users_are_rate_limited_by_account_not_address(auth_client, api_client, monkeypatch):
