@@ -83,10 +83,10 @@ class KeysetCursorPagination(CursorPagination):
         try:
             values = json.loads(position)
             fields = [self.field_of(name) for name in self.ordering]
-            if not isinstance(values, list) or len(values) != len(fields):
+            if not isinstance(values, list) or len(values) != len(fields) or None in values:
                 raise ValueError
             return [field.to_python(value) for field, value in zip(fields, values, strict=True)]
-        except (TypeError, ValueError, DjangoValidationError):
+        except (TypeError, ValueError, OverflowError, DjangoValidationError):
             raise self.invalid_cursor() from None
 
     def invalid_cursor(self):

@@ -1,6 +1,8 @@
 """Contract, Listing: page sizes, orderings, full-text search and cursors that never repeat."""
 
+from base64 import b64encode
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -133,14 +135,23 @@ def test_notes_added_during_a_walk_do_not_repeat_or_hide_others(auth_client, mak
     assert original <= set(seen)
 
 
+def cursor_for(position):
+    """A cursor as the service encodes one, holding any position."""
+    return b64encode(urlencode({"p": position}).encode()).decode()
+
+
 @pytest.mark.parametrize(
     "cursor",
     [
         "garbage",
-        "cD0lNUIlNUQ=",  # p=[] : wrong length
-        "cD0lNUIlMjJub3QtYS1kYXRlJTIyJTJDKzElNUQ=",  # p=["not-a-date", 1]
-        "cD0lN0I=",  # p={ : not JSON
         "ü",
+        cursor_for("[]"),
+        cursor_for('["not-a-date", 1]'),
+        cursor_for("{"),
+        cursor_for("[null, 1]"),
+        cursor_for('["2026-01-01T00:00:00Z", 1e400]'),
+        cursor_for('["2026-01-01T00:00:00Z", "\u0000"]'),
+        cursor_for('["2026-01-01T00:00:00Z", 1, 2]'),
     ],
 )
 def test_a_bad_cursor_is_a_400(api_client, note, cursor):
@@ -148,6 +159,13 @@ def test_a_bad_cursor_is_a_400(api_client, note, cursor):
 
     assert response.status_code == 400
     assert response.json()["error"]["details"] == {"cursor": ["Invalid cursor."]}
+
+
+def test_a_cursor_past_every_id_is_an_empty_page(api_client, note):
+    response = api_client.get("/api/notes/", {"ordering": "id", "cursor": cursor_for("[1e30]")})
+
+    assert response.status_code == 200
+    assert response.json()["data"] == []
 
 
 def test_listing_never_counts_the_table(api_client, make_notes):

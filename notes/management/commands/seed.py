@@ -90,7 +90,7 @@ class Command(BaseCommand):
     def indexes_rebuilt_after(self):
         """Drop the indexes, then build each once: faster than row-by-row upkeep for big loads.
 
-        The table is locked for writes until the transaction ends.
+        The table is locked, reads included, until the transaction ends.
         """
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
