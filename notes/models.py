@@ -93,10 +93,10 @@ class Note(models.Model):
         if self._state.adding:
             # id and the database defaults come back through INSERT ... RETURNING.
             return super().save(*args, **kwargs)
+        # Only content is written: times_sent belongs to send, whose concurrent
+        # increments a full-row UPDATE from a stale instance would undo.
         # updated_at moves on every change, by the database's clock like created_at.
         self.updated_at = Now()
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "updated_at"}
+        kwargs["update_fields"] = {*(kwargs.get("update_fields") or {"content"}), "updated_at"}
         super().save(*args, **kwargs)
         self.refresh_from_db(fields=["updated_at"])

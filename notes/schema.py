@@ -36,6 +36,8 @@ ERROR_DESCRIPTIONS = {
     "403": "Authenticated but not allowed.",
     "404": "No such note, or nothing to send.",
     "406": "No acceptable response media type (see Accept).",
+    "412": "If-Match names a version that is no longer current; nothing changed.",
+    "413": "Request body over 64 KiB.",
     "415": "Body media type not accepted.",
     "429": "Rate limit exceeded; see Retry-After.",
     "500": "Unexpected error.",
@@ -68,6 +70,8 @@ class EnvelopeAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        if self.method == "GET" and "{" in self.path:
+            responses["304"] = {"description": "Not modified: If-None-Match holds the ETag."}
         self.registry.register_on_missing(ERROR_COMPONENT)
         for code in self.error_statuses():
             responses.setdefault(
@@ -84,7 +88,9 @@ class EnvelopeAutoSchema(AutoSchema):
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
             codes |= {"403"}
         if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer():
-            codes |= {"400", "415"}
+            codes |= {"400", "413", "415"}
+        if self.method in ("PUT", "PATCH", "DELETE"):
+            codes |= {"412"}
         if self._is_list_view() and self.method == "GET":
             codes |= {"400"}
         if "{" in self.path or self.path.rstrip("/").endswith("send-next"):

@@ -7,12 +7,16 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from notes.conditional import ConditionalRequestsMixin, conditional_schema
 from notes.filters import NoteFilter
 from notes.models import ORDERING_FIELDS, Note
 from notes.serializers import NoteSerializer
 
 
-class NoteViewSet(viewsets.ModelViewSet):
+@conditional_schema
+class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet):
+    """Notes: create, list, search, read, change, delete and send them."""
+
     queryset = Note.objects.all()
     serializer_class = NoteSerializer
     filterset_class = NoteFilter

@@ -1,0 +1,125 @@
+"""Conditional requests: strong ETags on single notes, If-None-Match (304), If-Match (412)."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+from django.utils.http import parse_etags
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The note has changed since the version named in If-Match."
+    default_code = "precondition_failed"
+
+
+def etag_for(note_id, updated_at):
+    # Every write moves updated_at (to the microsecond, by the database's clock),
+    # so the id and updated_at name one version of the representation exactly.
+    return f'"{note_id}-{(updated_at - EPOCH) // MICROSECOND:x}"'
+
+
+def version_of(etag, note_id):
+    """The updated_at an ETag of this note names, or None if it names no version of it."""
+    prefix = f'"{note_id}-'
+    if not (etag.startswith(prefix) and etag.endswith('"')):
+        return None
+    try:
+        return EPOCH + int(etag[len(prefix) : -1], 16) * MICROSECOND
+    except (ValueError, OverflowError):
+        return None
+
+
+def weak(etag):
+    return etag.removeprefix("W/")
+
+
+class ConditionalRequestsMixin:
+    """For a view set of notes: ETag on every single-note response, 304 and 412 on request."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        note = response.data if isinstance(response.data, dict) else {}
+        # Only the JSON representation gets one: a strong ETag promises identical
+        # bytes, and the browsable API's HTML page differs per user and request.
+        renderer = getattr(request, "accepted_renderer", None)
+        is_json = renderer is not None and renderer.format == "json"
+        if (
+            is_json
+            and status.is_success(response.status_code)
+            and {"id", "updated_at"} <= note.keys()
+        ):
+            etag = etag_for(note["id"], parse_datetime(note["updated_at"]))
+            if request.method in ("GET", "HEAD") and self.none_match_fails(request, etag):
+                response = Response(status=status.HTTP_304_NOT_MODIFIED)
+            response["ETag"] = etag
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def none_match_fails(self, request, etag):
+        etags = parse_etags(request.headers.get("If-None-Match", ""))
+        return "*" in etags or weak(etag) in map(weak, etags)
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            self.lock_if_match(serializer.instance)
+            serializer.save()
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            self.lock_if_match(instance)
+            instance.delete()
+
+    def lock_if_match(self, note):
+        """With If-Match, lock the note only if it is still a version the client named, or 412.
+
+        The lock is held to the end of the transaction, so the check and the write
+        are one step: of two clients sending the same ETag, the second finds the
+        version moved and gets 412.
+        """
+        header = self.request.headers.get("If-Match")
+        if header is None:
+            return
+        etags = parse_etags(header)
+        current = type(note).objects.select_for_update().filter(pk=note.pk)
+        if "*" not in etags:
+            # If-Match compares strongly: a weak ETag never matches.
+            versions = [version_of(etag, note.pk) for etag in etags]
+            current = current.filter(updated_at__in=[v for v in versions if v is not None])
+        if not current.exists():
+            raise PreconditionFailed()
+
+
+ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=True,
+    description="Strong validator of this version of the note.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="ETag(s) the client holds; a match answers 304 with no body.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="ETag of the version to change; any other current version answers 412.",
+)
+conditional_schema = extend_schema_view(
+    retrieve=extend_schema(parameters=[IF_NONE_MATCH, ETAG]),
+    update=extend_schema(parameters=[IF_MATCH, ETAG]),
+    partial_update=extend_schema(parameters=[IF_MATCH, ETAG]),
+    destroy=extend_schema(parameters=[IF_MATCH]),
+    create=extend_schema(parameters=[ETAG]),
+    send=extend_schema(parameters=[ETAG]),
+    send_next=extend_schema(parameters=[ETAG]),
+)
