@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "notes.body_limit.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +92,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Bodies over this answer 413 before they are read (notes are 255 characters).
+REQUEST_BODY_LIMIT = env.int("REQUEST_BODY_LIMIT", default=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_LIMIT
 
 TEMPLATES = [
     {

@@ -6,4 +6,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_project.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from notes.body_limit import ChunkedBodyLimit  # noqa: E402 (needs Django set up)
+
+application = ChunkedBodyLimit(django_application)
