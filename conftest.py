@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -111,9 +112,9 @@ def server_params():
     return {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": db["PASSWORD"]}
 
 
-@pytest.fixture(scope="session")
-def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The service under gunicorn with DEBUG off, on the test database, as in production."""
+@contextmanager
+def gunicorn(log_dir, **settings):
+    """Serve the project under gunicorn with DEBUG off, as in production; yield (url, process)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -124,11 +125,12 @@ def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": "4",
-        "NOTES_THROTTLE_ANON": "30/minute",
+        "NOTES_THROTTLE_ANON": "100000/minute",
         "NOTES_THROTTLE_USER": "100000/minute",
-        "GUNICORN_ACCESS_LOG": "",
+        "GUNICORN_ACCESS_LOG": "-",
+        **settings,
     }
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    log = log_dir / f"gunicorn-{port}.log"
     with log.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
@@ -140,10 +142,19 @@ def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_live(url, server, log)
-        yield url
+        yield url, server, log
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The service under gunicorn on the test database, shared by the whole session."""
+    log_dir = tmp_path_factory.mktemp("gunicorn")
+    # A low anonymous rate, so a test can show the limit holds across workers.
+    with gunicorn(log_dir, NOTES_THROTTLE_ANON="30/minute") as (url, _, _):
+        yield url
 
 
 def _wait_until_live(url, server, log, timeout=30):
