@@ -2,6 +2,7 @@
 
 import django_filters
 from django.contrib.postgres.search import SearchQuery, SearchVector
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
@@ -18,6 +19,7 @@ class NoteFilter(django_filters.FilterSet):
         model = Note
         fields = ["search"]
 
+    @extend_schema_field({"type": "string", "pattern": r"^[^\x00]*$"})
     def filter_search(self, queryset, name, value):
         # The same expression as the GIN index, so the index serves the query;
         # plainto_tsquery ANDs the words.

@@ -54,6 +54,21 @@ class EnvelopeAutoSchema(AutoSchema):
             auth.append({})
         return auth
 
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request":
+            # As the serializer enforces: unknown fields are refused, while
+            # read-only ones (from a GET body sent back) are accepted and ignored.
+            schema["additionalProperties"] = False
+            ignored = [name for name, field in serializer.fields.items() if field.read_only]
+            for name in ignored:
+                schema["properties"][name] = {"description": "Read-only: ignored on input."}
+            required = [name for name in schema.get("required", []) if name not in ignored]
+            schema.pop("required", None)
+            if required:
+                schema["required"] = required
+        return schema
+
     def _get_response_for_code(
         self, serializer, status_code, media_types=None, direction="response"
     ):
