@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run dev test lint format services migrate static seed clean
 
@@ -13,7 +14,7 @@ run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000)
 dev: migrate seed ## Serve with Django's auto-reloading development server.
 	$(MANAGE) runserver $${PORT:-8000}
 
-test: lint services ## Lint, then run the whole test suite against the real PostgreSQL.
+test: lint services $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed ## Lint and check formatting.
@@ -28,6 +29,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+# The browser tests drive Debian's Chromium; install it if it is missing (root, apt).
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # PostgreSQL and Redis must answer; with a Docker engine, compose.yml starts them.
 services: $(VENV)/.installed

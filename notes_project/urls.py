@@ -26,5 +26,7 @@ urlpatterns = [
     re_path(r"^api/", UnknownEndpointView.as_view()),
     re_path(r"^health/live/?$", LiveView.as_view(), name="health-live"),
     re_path(r"^health/ready/?$", ReadyView.as_view(), name="health-ready"),
+    # Log in and out of the browsable API with a Django session.
+    path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
 ]
