@@ -129,6 +129,17 @@ def test_users_are_rate_limited_by_account_not_address(auth_client, api_client, 
     assert api_client.get("/api/notes/").status_code == 200
 
 
+def test_without_the_rate_limit_store_requests_are_served_unthrottled(api_client, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens here
+        }
+    }
+
+    assert api_client.get("/api/notes/").status_code == 200
+
+
 def test_rate_limits_hold_across_all_gunicorn_workers(gunicorn_url, transactional_db):
     # The server allows 30 anonymous requests a minute (see conftest) over 4 workers.
     with requests.Session() as session:

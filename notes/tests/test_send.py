@@ -102,6 +102,19 @@ def test_100_concurrent_sends_add_exactly_100(gunicorn_url, live_token, note):
     assert note.times_sent == 100
 
 
+def test_rounds_of_concurrent_send_next_keep_the_spread_within_one(
+    gunicorn_url, live_token, make_notes
+):
+    make_notes(12)
+    url = f"{gunicorn_url}/api/notes/send-next/"
+
+    for round_size in (5, 7, 12, 3, 9):
+        responses = concurrently([lambda: requests.post(url, headers=live_token)] * round_size)
+        assert {r.status_code for r in responses} == {200}
+        counts = list(Note.objects.values_list("times_sent", flat=True))
+        assert max(counts) - min(counts) <= 1, counts
+
+
 def test_concurrent_send_next_never_hands_out_a_note_before_a_less_sent_one(
     gunicorn_url, live_token, make_notes
 ):
