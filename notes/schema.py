@@ -99,7 +99,11 @@ class EnvelopeAutoSchema(AutoSchema):
         return responses
 
     def error_statuses(self):
-        codes = {"401", "406", "429", "500", "503"}
+        codes = {"406", "500", "503"}
+        if self.view.authentication_classes:
+            codes |= {"401"}
+        if self.view.throttle_classes:
+            codes |= {"429"}
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
             codes |= {"403"}
         if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer():
