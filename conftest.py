@@ -34,6 +34,7 @@ def static_files():
 @pytest.fixture(autouse=True)
 def rate_limit_store(settings, monkeypatch):
     """A clean rate-limit store per test, with limits no ordinary test reaches."""
+    settings.REDIS_URL = TEST_REDIS_URL
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -152,8 +153,9 @@ def gunicorn(log_dir, **settings):
 def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
     """The service under gunicorn on the test database, shared by the whole session."""
     log_dir = tmp_path_factory.mktemp("gunicorn")
-    # A low anonymous rate, so a test can show the limit holds across workers.
-    with gunicorn(log_dir, NOTES_THROTTLE_ANON="30/minute") as (url, _, _):
+    # A low anonymous rate, so a test can show the limit holds across workers (a
+    # daily window, so no window boundary falls inside that test).
+    with gunicorn(log_dir, NOTES_THROTTLE_ANON="30/day") as (url, _, _):
         yield url
 
 

@@ -52,14 +52,15 @@ DATABASES["default"].update(
 )
 
 # ------------------------------------------------------------------------------
-# CACHES (the shared store behind rate limits, so every worker sees one count)
+# REDIS (the shared store behind rate limits, so every worker sees one count)
 # ------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"),
+        "LOCATION": REDIS_URL,
         "KEY_PREFIX": "notes",
-        # An unreachable store must not hang requests (rate limits fail open).
+        # An unreachable store must not hang requests.
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }

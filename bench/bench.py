@@ -1,0 +1,251 @@
+"""make bench: the service under gunicorn, driven by wrk, side by side with a peer if given.
+
+Environment: PEER_URL (the peer's collection URL, e.g. http://127.0.0.1:9000/notes),
+PEER_DATABASE_URL (its database, reset and filled with the same notes),
+BENCH_SIZES (default 1000,1000000), BENCH_DURATION and BENCH_WARMUP (seconds),
+BENCH_ROUNDS (paired rounds with a peer), BENCH_CONNECTIONS (default 32).
+"""
+
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import requests
+
+from bench.report import write_report
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = "postgres://postgres:postgres@127.0.0.1:5432"
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "notes_bench")
+PEER_URL = os.environ.get("PEER_URL", "").rstrip("/")
+PEER_DATABASE_URL = os.environ.get("PEER_DATABASE_URL", f"{SERVER}/notes_original")
+SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,1000000").split(",")]
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+PORT = int(os.environ.get("BENCH_PORT", "8100"))
+NOTE_BODY = '{"content": "Benchmark note {n}, written by wrk"}'
+
+
+@dataclass
+class Scenario:
+    name: str
+    method: str
+    path: str
+    body: str = ""
+    auth: bool = False
+    peer_path: str | None = None  # the same request on the peer, if it has one
+    peer_max_size: int | None = None  # the peer's list returns every row: small tables only
+
+
+def scenarios(deep_page):
+    # Reads first, then writes that keep the row count, then those that grow it.
+    return [
+        Scenario("get one note", "GET", "/api/notes/{id}/", peer_path="/{id}"),
+        Scenario("list, first page", "GET", "/api/notes/", peer_path="", peer_max_size=1000),
+        Scenario("list, deep page", "GET", deep_page),
+        Scenario("search a word", "GET", "/api/notes/?search=simplify"),
+        Scenario("replace (PUT)", "PUT", "/api/notes/{id}/", NOTE_BODY, True, "/{id}"),
+        Scenario("update (PATCH)", "PATCH", "/api/notes/{id}/", NOTE_BODY, True),
+        Scenario("send", "POST", "/api/notes/{id}/send/", auth=True),
+        Scenario("send-next", "POST", "/api/notes/send-next/", auth=True),
+        Scenario("create (POST)", "POST", "/api/notes/", NOTE_BODY, True, ""),
+    ]
+
+
+def manage(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    ).stdout.decode()
+
+
+def prepare_database(size, env):
+    """A fresh database of `size` generated notes, and a token for an admin."""
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+    manage("ensure_services", env=env)
+    manage("migrate", "--noinput", env=env)
+    manage("seed", "--fake", str(size), "--random-seed", "1", env=env)
+    manage("createsuperuser", "--noinput", "--username", "bench", "--email", "b@x.org", env=env)
+    token = manage("drf_create_token", "bench", env=env).split()[2]
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE notes")
+        low, high = conn.execute("SELECT min(id), max(id) FROM notes").fetchone()
+    return token, low, high
+
+
+def prepare_peer(env):
+    """The peer's table, emptied and filled with the same notes."""
+    columns = "content, times_sent, created_at, updated_at"
+    with (
+        psycopg.connect(env["DATABASE_URL"]) as source,
+        psycopg.connect(PEER_DATABASE_URL) as sink,
+    ):
+        sink.execute("TRUNCATE notes RESTART IDENTITY")
+        with (
+            source.cursor().copy(
+                f"COPY (SELECT {columns} FROM notes ORDER BY id) TO STDOUT"
+            ) as out,
+            sink.cursor().copy(f"COPY notes ({columns}) FROM STDIN") as into,
+        ):
+            for block in out:
+                into.write(block)
+        sink.execute("ANALYZE notes")
+        low, high = sink.execute("SELECT min(id), max(id) FROM notes").fetchone()
+    return low, high
+
+
+def start_service(env):
+    log = (ROOT / "bench" / "gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{PORT}"
+    for _ in range(100):
+        try:
+            if requests.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return server, url
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the service did not become ready; see bench/gunicorn.log")
+
+
+def deep_page(url, size):
+    """The path of a page a tenth of the way through a cursor walk."""
+    page_size = 1000 if size >= 100_000 else 100
+    link = f"{url}/api/notes/?page_size={page_size}"
+    for _ in range(max(1, size // page_size // 10)):
+        link = requests.get(link).json()["links"]["next"]
+    parts = urlsplit(link)
+    return f"{parts.path}?{parts.query}"
+
+
+def wrk(base_url, scenario, path, token, ids, seconds):
+    env = {
+        **os.environ,
+        "BENCH_METHOD": scenario.method,
+        "BENCH_PATH": path,
+        "BENCH_BODY": scenario.body,
+        "BENCH_TOKEN": token if scenario.auth else "",
+        "BENCH_ID_MIN": str(ids[0]),
+        "BENCH_ID_MAX": str(ids[1]),
+    }
+    command = [
+        "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
+        "-s", str(ROOT / "bench" / "scenario.lua"), base_url,
+    ]  # fmt: skip
+    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def worker_memory_mib(server):
+    with open(f"/proc/{server.pid}/task/{server.pid}/children") as children:
+        pids = children.read().split()
+    sizes = []
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as status:
+            rss = next(line for line in status if line.startswith("VmRSS"))
+        sizes.append(int(rss.split()[1]) / 1024)
+    return sizes
+
+
+def measure(size, service_url, token, ids, peer_ids, deep):
+    results = {}
+    for scenario in scenarios(deep):
+        with_peer = (
+            PEER_URL
+            and scenario.peer_path is not None
+            and (scenario.peer_max_size is None or size <= scenario.peer_max_size)
+        )
+        peer_path = f"{urlsplit(PEER_URL).path}{scenario.peer_path}" if with_peer else None
+        peer_base = f"{urlsplit(PEER_URL).scheme}://{urlsplit(PEER_URL).netloc}"
+        runs = {"service": [], "peer": []}
+        wrk(service_url, scenario, scenario.path, token, ids, WARMUP)
+        if with_peer:
+            wrk(peer_base, scenario, peer_path, token, peer_ids, WARMUP)
+        # With a peer, the two alternate run by run, so drift hits both alike.
+        for _ in range(ROUNDS if with_peer else 1):
+            runs["service"].append(wrk(service_url, scenario, scenario.path, token, ids, DURATION))
+            if with_peer:
+                runs["peer"].append(wrk(peer_base, scenario, peer_path, token, peer_ids, DURATION))
+        results[scenario.name] = runs
+        print(f"{size:>9,} {scenario.name:<18} {summary(runs)}", flush=True)
+    return results
+
+
+def summary(runs):
+    service = statistics.median(run["rps"] for run in runs["service"])
+    text = f"{service:9.0f} req/s"
+    if runs["peer"]:
+        text += f"   ratio {paired_ratio(runs):.2f}x"
+    return text
+
+
+def paired_ratio(runs):
+    return statistics.median(
+        s["rps"] / p["rps"] for s, p in zip(runs["service"], runs["peer"], strict=True)
+    )
+
+
+def main():
+    report = {"sizes": {}, "memory_mib": {}, "machine": machine(), "peer": PEER_URL or None}
+    for size in SIZES:
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"{SERVER}/{BENCH_DATABASE}",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "HOST": "127.0.0.1",
+            "PORT": str(PORT),
+            # Rate limits stay on, set high enough never to trigger.
+            "NOTES_THROTTLE_ANON": "100000000/minute",
+            "NOTES_THROTTLE_USER": "100000000/minute",
+            "DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe(16),
+        }
+        token, *ids = prepare_database(size, env)
+        peer_ids = prepare_peer(env) if PEER_URL else None
+        server, url = start_service(env)
+        try:
+            deep = deep_page(url, size)
+            report["sizes"][size] = measure(size, url, token, ids, peer_ids, deep)
+            report["memory_mib"][size] = worker_memory_mib(server)
+        finally:
+            server.terminate()
+            server.wait()
+    (ROOT / "bench" / "results.json").write_text(json.dumps(report, indent=2))
+    write_report(report)
+
+
+def machine():
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    cpu = models[0] if models else platform.processor()
+    with psycopg.connect(f"{SERVER}/postgres") as conn:
+        postgres = conn.execute("SHOW server_version").fetchone()[0]
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgres": postgres,
+        "wrk": f"-t1 -c{CONNECTIONS}, {WARMUP} s warm-up, {DURATION} s measured",
+        "rounds": ROUNDS,
+    }
+
+
+if __name__ == "__main__":
+    main()

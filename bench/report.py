@@ -1,0 +1,104 @@
+"""BENCHMARKS.md and docs/benchmarks.png from the results of bench/bench.py."""
+
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMAND = "PEER_URL=http://127.0.0.1:9000/notes make bench"
+
+
+def median(runs, key):
+    return statistics.median(run[key] for run in runs) if runs else None
+
+
+def ratio(runs):
+    if not runs["peer"]:
+        return None
+    pairs = zip(runs["service"], runs["peer"], strict=True)
+    return statistics.median(s["rps"] / p["rps"] for s, p in pairs)
+
+
+def table(results):
+    lines = [
+        "| scenario | req/s | p50 ms | p99 ms | non-2xx | socket errors "
+        "| peer req/s | peer p50 ms | peer p99 ms | paired ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, runs in results.items():
+        service, peer = runs["service"], runs["peer"]
+        cells = [
+            name,
+            f"{median(service, 'rps'):,.0f}",
+            f"{median(service, 'p50_ms'):.2f}",
+            f"{median(service, 'p99_ms'):.2f}",
+            str(sum(run["non_2xx"] for run in service)),
+            str(sum(run["socket_errors"] for run in service)),
+        ]
+        if peer:
+            cells += [
+                f"{median(peer, 'rps'):,.0f}",
+                f"{median(peer, 'p50_ms'):.2f}",
+                f"{median(peer, 'p99_ms'):.2f}",
+                f"**{ratio(runs):.2f}x**",
+            ]
+        else:
+            cells += ["–"] * 4
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def chart(report, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    sizes = list(report["sizes"])
+    figure, axes = pyplot.subplots(1, len(sizes), figsize=(7 * len(sizes), 5), squeeze=False)
+    for axis, size in zip(axes[0], sizes, strict=True):
+        results = report["sizes"][size]
+        names = list(results)
+        service = [median(results[n]["service"], "rps") for n in names]
+        peer = [median(results[n]["peer"], "rps") or 0 for n in names]
+        positions = range(len(names))
+        axis.bar([p - 0.2 for p in positions], service, 0.4, label="this service")
+        if any(peer):
+            axis.bar([p + 0.2 for p in positions], peer, 0.4, label="original design (peer)")
+        axis.set_xticks(list(positions), names, rotation=35, ha="right")
+        axis.set_ylabel("requests per second (median)")
+        axis.set_title(f"{int(size):,} notes")
+        axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+def write_report(report, notes=""):
+    machine = report["machine"]
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Made by `{COMMAND}` (without `PEER_URL` for the service alone).",
+        f"Machine: {machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, "
+        f"PostgreSQL {machine['postgres']}. wrk {machine['wrk']}; with a peer, "
+        f"{machine['rounds']} rounds alternating service and peer, ratios are the median "
+        "of the per-round ratios (service ÷ peer).",
+        "",
+        "![requests per second](docs/benchmarks.png)",
+        "",
+    ]
+    for size, results in report["sizes"].items():
+        memory = ", ".join(f"{mib:.0f}" for mib in report["memory_mib"][size])
+        parts += [
+            f"## {int(size):,} notes",
+            "",
+            table(results),
+            "",
+            f"Worker resident memory after the run: {memory} MiB.",
+            "",
+        ]
+    chart(report, ROOT / "docs" / "benchmarks.png")
+    notes_file = ROOT / "bench" / "NOTES.md"
+    if notes_file.exists():
+        parts += [notes_file.read_text()]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
