@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run dev test lint format services migrate static seed clean
+.PHONY: run dev test bench lint format services migrate static seed clean
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -16,6 +16,10 @@ dev: migrate seed ## Serve with Django's auto-reloading development server.
 
 test: lint services $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
 	$(VENV)/bin/pytest
+
+bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; PEER_URL=... adds a peer.
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.bench
 
 lint: $(VENV)/.installed ## Lint and check formatting.
 	$(VENV)/bin/ruff check .
@@ -28,6 +32,10 @@ format: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
 # The browser tests drive Debian's Chromium; install it if it is missing (root, apt).
