@@ -1,5 +1,6 @@
 """Conditional requests: strong ETags on single notes, If-None-Match (304), If-Match (412)."""
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -66,26 +67,30 @@ class ConditionalRequestsMixin:
         return "*" in etags or weak(etag) in map(weak, etags)
 
     def perform_update(self, serializer):
-        with transaction.atomic():
-            self.lock_if_match(serializer.instance)
+        with self.if_match(serializer.instance):
             serializer.save()
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            self.lock_if_match(instance)
+        with self.if_match(instance):
             instance.delete()
 
-    def lock_if_match(self, note):
-        """With If-Match, lock the note only if it is still a version the client named, or 412.
+    @contextmanager
+    def if_match(self, note):
+        """With If-Match, write only if the note is still a version the client named, else 412.
 
-        The lock is held to the end of the transaction, so the check and the write
-        are one step: of two clients sending the same ETag, the second finds the
-        version moved and gets 412.
+        The row lock is held to the end of the transaction, so the check and the
+        write are one step: of two clients sending the same ETag, the second
+        finds the version moved and gets 412. Without If-Match, no transaction.
         """
         header = self.request.headers.get("If-Match")
         if header is None:
+            yield
             return
-        etags = parse_etags(header)
+        with transaction.atomic():
+            self.lock_matching(note, parse_etags(header))
+            yield
+
+    def lock_matching(self, note, etags):
         current = type(note).objects.select_for_update().filter(pk=note.pk)
         if "*" not in etags:
             # If-Match compares strongly: a weak ETag never matches.

@@ -44,9 +44,12 @@ DATABASES = {
 DATABASES["default"].update(
     CONN_MAX_AGE=env.int("CONN_MAX_AGE", default=60),
     # A connection dropped by a database restart is replaced, not reused.
-    CONN_HEALTH_CHECKS=True,
-    # Fail fast when the database is unreachable instead of hanging a worker.
-    OPTIONS={"connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=2)},
+    CONN_HEALTH_CHECKS=env.bool("CONN_HEALTH_CHECKS", default=True),
+    OPTIONS={
+        # Fail fast when the database is unreachable instead of hanging a worker.
+        "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=2),
+        "server_side_binding": env.bool("DATABASE_SERVER_SIDE_BINDING", default=False),
+    },
     # content counts characters, so every database must be UTF-8.
     TEST={"CHARSET": "UTF8", "TEMPLATE": "template0"},
 )
