@@ -126,13 +126,14 @@ def start_service(env):
 
 
 def deep_page(url, size):
-    """The path of a page a tenth of the way through a cursor walk."""
-    page_size = 1000 if size >= 100_000 else 100
-    link = f"{url}/api/notes/?page_size={page_size}"
-    for _ in range(max(1, size // page_size // 10)):
+    """The path of a default-sized page a tenth of the way through a cursor walk."""
+    stride = 1000 if size >= 100_000 else 100
+    link = f"{url}/api/notes/?page_size={stride}"
+    for _ in range(max(1, size // stride // 10)):
         link = requests.get(link).json()["links"]["next"]
-    parts = urlsplit(link)
-    return f"{parts.path}?{parts.query}"
+    # The cursor holds a position, not a page size: the same page, default size.
+    query = "&".join(p for p in urlsplit(link).query.split("&") if p.startswith("cursor="))
+    return f"{urlsplit(link).path}?{query}"
 
 
 def wrk(base_url, scenario, path, token, ids, seconds):

@@ -7,7 +7,7 @@ from notes.models import Note
 
 # Python's blanks, which DRF trims (str.strip), and NUL, which PostgreSQL refuses.
 BLANKS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-# The rule below as an OpenAPI pattern: no NUL, and something besides blanks.
+# The content rule as an OpenAPI pattern: no NUL, and something besides blanks.
 TEXT_PATTERN = rf"^[^\x00]*[^\x00{BLANKS}][^\x00]*$"
 
 
