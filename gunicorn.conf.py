@@ -11,6 +11,8 @@ environ.Env.read_env(Path(__file__).resolve().parent / ".env")
 wsgi_app = "notes_project.wsgi:application"
 bind = f"{env.str('HOST', default='127.0.0.1')}:{env.int('PORT', default=8000)}"
 workers = env.int("WEB_CONCURRENCY", default=multiprocessing.cpu_count() * 2)
+worker_class = env.str("GUNICORN_WORKER_CLASS", default="sync")
+threads = env.int("GUNICORN_THREADS", default=1)
 # Load the app before forking: a broken configuration fails at once, loudly.
 preload_app = True
 timeout = env.int("GUNICORN_TIMEOUT", default=30)
