@@ -99,7 +99,9 @@ class EnvelopeAutoSchema(AutoSchema):
         return responses
 
     def error_statuses(self):
-        codes = {"406", "500", "503"}
+        codes = {"406", "500"}
+        if getattr(self.view, "uses_database", True):
+            codes |= {"503"}
         if self.view.authentication_classes:
             codes |= {"401"}
         if self.view.throttle_classes:
