@@ -56,4 +56,9 @@ class AnonRateThrottle(WindowCounterMixin, throttling.AnonRateThrottle):
 
 
 class UserRateThrottle(WindowCounterMixin, throttling.UserRateThrottle):
-    pass
+    def get_cache_key(self, request, view):
+        # DRF counts anonymous clients here too, by address; the anonymous rate
+        # already limits them, so that would only cost a second round trip.
+        if not request.user or not request.user.is_authenticated:
+            return None
+        return super().get_cache_key(request, view)

@@ -129,6 +129,17 @@ def test_users_are_rate_limited_by_account_not_address(auth_client, api_client, 
     assert api_client.get("/api/notes/").status_code == 200
 
 
+def test_anonymous_clients_are_held_to_the_anonymous_rate_only(api_client, monkeypatch):
+    monkeypatch.setattr(
+        "rest_framework.throttling.SimpleRateThrottle.THROTTLE_RATES",
+        {"anon": "5/day", "user": "1/day"},
+    )
+
+    statuses = [api_client.get("/api/notes/").status_code for _ in range(6)]
+
+    assert statuses == [200] * 5 + [429]
+
+
 def test_without_the_rate_limit_store_requests_are_served_unthrottled(api_client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens here
 
