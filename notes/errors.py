@@ -29,13 +29,13 @@ def error_envelope(status_code, code, message, details=None):
 
 
 def _envelope_for(exc, response):
-    if isinstance(exc, exceptions.ValidationError):
+    # DRF has already turned Django's Http404 and PermissionDenied into a detail.
+    detail = response.data.get("detail") if isinstance(response.data, dict) else None
+    if isinstance(exc, exceptions.ValidationError) or detail is None:
         details = response.data
         if not isinstance(details, dict):
             details = {"non_field_errors": details}
         return error_envelope(response.status_code, "invalid", "Invalid input.", details)
-    # DRF has already turned Django's Http404 and PermissionDenied into a detail.
-    detail = response.data["detail"]
     return error_envelope(response.status_code, detail.code, str(detail))
 
 
