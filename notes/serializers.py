@@ -9,6 +9,8 @@ from notes.models import Note
 BLANKS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # The content rule as an OpenAPI pattern: no NUL, and something besides blanks.
 TEXT_PATTERN = rf"^[^\x00]*[^\x00{BLANKS}][^\x00]*$"
+# Renders every timestamp of a note: DRF's format and the current time zone.
+TIMESTAMP = serializers.DateTimeField(read_only=True)
 
 
 @extend_schema_field({"type": "string", "pattern": TEXT_PATTERN})
@@ -32,6 +34,18 @@ class NoteSerializer(serializers.ModelSerializer):
         model = Note
         fields = ["id", "content", "times_sent", "created_at", "updated_at"]
         read_only_fields = ["id", "times_sent", "created_at", "updated_at"]
+
+    def to_representation(self, instance):
+        # Every response renders notes, so this is the hot path: the five
+        # attributes are written out rather than walked field by field, since
+        # DRF rebuilds (deep-copies) a serializer's fields for each instance.
+        return {
+            "id": instance.id,
+            "content": instance.content,
+            "times_sent": instance.times_sent,
+            "created_at": TIMESTAMP.to_representation(instance.created_at),
+            "updated_at": TIMESTAMP.to_representation(instance.updated_at),
+        }
 
     def to_internal_value(self, data):
         # Read-only fields are ignored so a GET body can be PUT back as it is;

@@ -42,6 +42,8 @@ DATABASES = {
     )
 }
 DATABASES["default"].update(
+    # Django's PostgreSQL backend with a cheaper connection health check.
+    ENGINE="notes_project.postgresql",
     CONN_MAX_AGE=env.int("CONN_MAX_AGE", default=60),
     # A connection dropped by a database restart is replaced, not reused.
     CONN_HEALTH_CHECKS=env.bool("CONN_HEALTH_CHECKS", default=True),

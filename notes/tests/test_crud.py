@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from notes.models import Note
+from notes.serializers import NoteSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,26 @@ def test_get_returns_the_note(api_client, note):
     assert (data["id"], data["content"], data["times_sent"]) == (note.pk, "Buy milk", 0)
     assert parse_timestamp(data["created_at"]) == note.created_at
     assert parse_timestamp(data["updated_at"]) == note.updated_at
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "Europe/Paris"])
+def test_a_note_renders_as_drf_fields_render_it(note, settings, time_zone):
+    settings.TIME_ZONE = time_zone
+    serializer = NoteSerializer(note)
+    by_fields = {
+        name: field.to_representation(getattr(note, name))
+        for name, field in serializer.fields.items()
+    }
+
+    assert serializer.data == by_fields
+    assert by_fields["created_at"].endswith("Z" if time_zone == "UTC" else "+01:00")
+
+
+def test_a_note_url_ignores_list_parameters(api_client, note):
+    response = api_client.get(f"/api/notes/{note.pk}/?search=nothing+matches&ordering=nonsense")
+
+    assert response.status_code == 200
+    assert response.json()["data"]["id"] == note.pk
 
 
 def test_put_replaces_content_and_moves_updated_at_only(auth_client, note):
