@@ -2,9 +2,8 @@
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
-from django.db import models
+from django.db import DatabaseError, connections, models, router
 from django.db.models import Func
-from django.db.models.functions import Now
 
 # The text-search configuration of the GIN index; queries must use the same one.
 SEARCH_CONFIG = "english"
@@ -47,6 +46,15 @@ WITH picked AS (
 UPDATE notes SET times_sent = notes.times_sent + 1, updated_at = STATEMENT_TIMESTAMP()
 FROM picked WHERE notes.id = picked.id
 RETURNING notes.*
+"""
+
+
+# An edit writes content and moves updated_at, and reads the new updated_at
+# back in the same statement.
+EDIT_SQL = """
+UPDATE notes SET content = %s, updated_at = STATEMENT_TIMESTAMP()
+WHERE id = %s
+RETURNING updated_at
 """
 
 
@@ -96,7 +104,10 @@ class Note(models.Model):
         # Only content is written: times_sent belongs to send, whose concurrent
         # increments a full-row UPDATE from a stale instance would undo.
         # updated_at moves on every change, by the database's clock like created_at.
-        self.updated_at = Now()
-        kwargs["update_fields"] = {*(kwargs.get("update_fields") or {"content"}), "updated_at"}
-        super().save(*args, **kwargs)
-        self.refresh_from_db(fields=["updated_at"])
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with connections[using].cursor() as cursor:
+            cursor.execute(EDIT_SQL, [self.content, self.pk])
+            row = cursor.fetchone()
+        if row is None:
+            raise DatabaseError("The note to save no longer exists.")
+        (self.updated_at,) = row

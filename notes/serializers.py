@@ -7,8 +7,9 @@ from notes.models import Note
 
 # Python's blanks, which DRF trims (str.strip), and NUL, which PostgreSQL refuses.
 BLANKS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-# The content rule as an OpenAPI pattern: no NUL, and something besides blanks.
-TEXT_PATTERN = rf"^[^\x00]*[^\x00{BLANKS}][^\x00]*$"
+# The content rule as an OpenAPI pattern: no NUL, and 1 to 255 characters once
+# the surrounding blanks are trimmed (so a longer string with blanks may be valid).
+TEXT_PATTERN = rf"^[{BLANKS}]*[^\x00{BLANKS}](?:[^\x00]{{0,253}}[^\x00{BLANKS}])?[{BLANKS}]*$"
 # Renders every timestamp of a note: DRF's format and the current time zone.
 TIMESTAMP = serializers.DateTimeField(read_only=True)
 

@@ -1,8 +1,10 @@
 """Contract, The resource: any Unicode text is either a valid note, stored as sent, or a 400."""
 
 import json
+import re
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +41,24 @@ def test_the_serializer_accepts_exactly_the_valid_texts(text):
     assert serializer.is_valid() == is_valid_content(text), serializer.errors
     if is_valid_content(text):
         assert serializer.validated_data["content"] == text.strip()
+
+
+@pytest.fixture(scope="module")
+def documented_content():
+    """The content rule of a request body, as the OpenAPI document states it."""
+    schema = SchemaGenerator().get_schema(public=True)
+    return schema["components"]["schemas"]["NoteRequest"]["properties"]["content"]
+
+
+@given(st.one_of(texts, near_limit).filter(lambda t: not re.search("[\ud800-\udfff]", t)))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_document_states_the_same_rule(documented_content, text):
+    # A JSON Schema pattern matches anywhere unless anchored; lengths count characters.
+    documented = re.search(documented_content["pattern"], text) is not None and len(text) <= (
+        documented_content.get("maxLength", len(text))
+    )
+
+    assert documented == is_valid_content(text)
 
 
 @pytest.mark.django_db
