@@ -104,6 +104,8 @@ class Note(models.Model):
         # Only content is written: times_sent belongs to send, whose concurrent
         # increments a full-row UPDATE from a stale instance would undo.
         # updated_at moves on every change, by the database's clock like created_at.
+        if not set(kwargs.get("update_fields") or ["content"]) <= {"content", "updated_at"}:
+            raise ValueError("Only content can be saved; sends go through Note.objects.send().")
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         with connections[using].cursor() as cursor:
             cursor.execute(EDIT_SQL, [self.content, self.pk])

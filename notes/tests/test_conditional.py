@@ -99,6 +99,20 @@ def test_an_edit_never_undoes_a_concurrent_send(note):
     assert Note.objects.get(pk=note.pk).times_sent == 1
 
 
+def test_an_edit_moves_updated_at_to_the_stored_value(note):
+    note.content = "edited"
+    note.save()
+
+    stored = Note.objects.get(pk=note.pk)
+    assert (stored.content, stored.updated_at) == ("edited", note.updated_at)
+    assert note.updated_at > note.created_at
+
+
+def test_saving_a_field_other_than_content_is_refused(note):
+    with pytest.raises(ValueError, match="Only content"):
+        note.save(update_fields=["times_sent"])
+
+
 def test_of_20_clients_patching_with_one_etag_exactly_one_wins(
     gunicorn_url, transactional_db, token
 ):
