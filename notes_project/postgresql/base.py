@@ -20,5 +20,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False
-        readable, _, _ = select.select([connection.fileno()], [], [], 0)
-        return not readable or super().is_usable()
+        # poll(), unlike select(), takes any file descriptor number.
+        socket = select.poll()
+        socket.register(connection.fileno(), select.POLLIN)
+        return not socket.poll(0) or super().is_usable()
