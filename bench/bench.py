@@ -70,18 +70,20 @@ def manage(*args, env):
 
 
 def prepare_database(size, env):
-    """A fresh database of `size` generated notes, and a token for an admin."""
+    """A fresh database of `size` generated notes: seconds seeding took, an admin's token, ids."""
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
     manage("ensure_services", env=env)
     manage("migrate", "--noinput", env=env)
+    started = time.monotonic()
     manage("seed", "--fake", str(size), "--random-seed", "1", env=env)
+    seed_seconds = time.monotonic() - started
     manage("createsuperuser", "--noinput", "--username", "bench", "--email", "b@x.org", env=env)
     token = manage("drf_create_token", "bench", env=env).split()[2]
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE notes")
         low, high = conn.execute("SELECT min(id), max(id) FROM notes").fetchone()
-    return token, low, high
+    return seed_seconds, token, low, high
 
 
 def prepare_peer(env):
@@ -204,7 +206,13 @@ def paired_ratio(runs):
 
 
 def main():
-    report = {"sizes": {}, "memory_mib": {}, "machine": machine(), "peer": PEER_URL or None}
+    report = {
+        "sizes": {},
+        "memory_mib": {},
+        "seed_seconds": {},
+        "machine": machine(),
+        "peer": PEER_URL or None,
+    }
     for size in SIZES:
         env = {
             **os.environ,
@@ -218,7 +226,7 @@ def main():
             "NOTES_THROTTLE_USER": "100000000/minute",
             "DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe(16),
         }
-        token, *ids = prepare_database(size, env)
+        report["seed_seconds"][size], token, *ids = prepare_database(size, env)
         peer_ids = prepare_peer(env) if PEER_URL else None
         server, url = start_service(env)
         try:

@@ -97,6 +97,10 @@ def write_report(report, notes=""):
             f"Worker resident memory after the run: {memory} MiB.",
             "",
         ]
+        if size in report.get("seed_seconds", {}):
+            seconds = report["seed_seconds"][size]
+            seeded = f"`seed --fake {int(size):,}` took {seconds:.1f} s, Django's start included."
+            parts += [seeded, ""]
     chart(report, ROOT / "docs" / "benchmarks.png")
     notes_file = ROOT / "bench" / "NOTES.md"
     if notes_file.exists():
