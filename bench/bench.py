@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import psycopg
 import requests
 
-from bench.report import write_report
+from bench.report import ratio, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = "postgres://postgres:postgres@127.0.0.1:5432"
@@ -195,14 +195,8 @@ def summary(runs):
     service = statistics.median(run["rps"] for run in runs["service"])
     text = f"{service:9.0f} req/s"
     if runs["peer"]:
-        text += f"   ratio {paired_ratio(runs):.2f}x"
+        text += f"   ratio {ratio(runs):.2f}x"
     return text
-
-
-def paired_ratio(runs):
-    return statistics.median(
-        s["rps"] / p["rps"] for s, p in zip(runs["service"], runs["peer"], strict=True)
-    )
 
 
 def main():

@@ -11,17 +11,19 @@ def median(runs, key):
     return statistics.median(run[key] for run in runs) if runs else None
 
 
-def ratio(runs):
-    if not runs["peer"]:
-        return None
+def round_ratios(runs):
     pairs = zip(runs["service"], runs["peer"], strict=True)
-    return statistics.median(s["rps"] / p["rps"] for s, p in pairs)
+    return [s["rps"] / p["rps"] for s, p in pairs]
+
+
+def ratio(runs):
+    return statistics.median(round_ratios(runs)) if runs["peer"] else None
 
 
 def table(results):
     lines = [
         "| scenario | req/s | p50 ms | p99 ms | non-2xx | socket errors "
-        "| peer req/s | peer p50 ms | peer p99 ms | paired ratio |",
+        "| peer req/s | peer p50 ms | peer p99 ms | paired ratio (each round) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, runs in results.items():
@@ -39,7 +41,8 @@ def table(results):
                 f"{median(peer, 'rps'):,.0f}",
                 f"{median(peer, 'p50_ms'):.2f}",
                 f"{median(peer, 'p99_ms'):.2f}",
-                f"**{ratio(runs):.2f}x**",
+                # Each round's ratio too: the spread shows how noisy the machine was.
+                f"**{ratio(runs):.2f}x** ({', '.join(f'{r:.2f}' for r in round_ratios(runs))})",
             ]
         else:
             cells += ["–"] * 4
