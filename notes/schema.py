@@ -60,11 +60,11 @@ class EnvelopeAutoSchema(AutoSchema):
             # As the serializer enforces: unknown fields are refused, while
             # read-only ones (from a GET body sent back) are accepted and ignored.
             schema["additionalProperties"] = False
-            # DRF counts max_length after trimming blanks, so a longer string
-            # may be valid; where a pattern states the whole rule, it alone holds.
-            for prop in schema["properties"].values():
-                if "pattern" in prop:
-                    prop.pop("maxLength", None)
+            # DRF checks max_length after trimming blanks, so a longer raw string
+            # may be valid: the limit is not a bound on input as sent.
+            for name, field in serializer.fields.items():
+                if getattr(field, "trim_whitespace", False):
+                    schema["properties"][name].pop("maxLength", None)
             ignored = [name for name, field in serializer.fields.items() if field.read_only]
             for name in ignored:
                 schema["properties"][name] = {"description": "Read-only: ignored on input."}

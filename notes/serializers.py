@@ -7,9 +7,14 @@ from notes.models import Note
 
 # Python's blanks, which DRF trims (str.strip), and NUL, which PostgreSQL refuses.
 BLANKS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-# The content rule as an OpenAPI pattern: no NUL, and 1 to 255 characters once
-# the surrounding blanks are trimmed (so a longer string with blanks may be valid).
-TEXT_PATTERN = rf"^[{BLANKS}]*[^\x00{BLANKS}](?:[^\x00]{{0,253}}[^\x00{BLANKS}])?[{BLANKS}]*$"
+CONTENT_MAX_LENGTH = Note._meta.get_field("content").max_length
+# The content rule as an OpenAPI pattern: no NUL, and 1 to CONTENT_MAX_LENGTH
+# characters once the surrounding blanks are trimmed (so a longer string with
+# blanks may be valid): one non-blank, or two with at most max - 2 between them.
+TEXT_PATTERN = (
+    rf"^[{BLANKS}]*[^\x00{BLANKS}]"
+    rf"(?:[^\x00]{{0,{CONTENT_MAX_LENGTH - 2}}}[^\x00{BLANKS}])?[{BLANKS}]*$"
+)
 # Renders every timestamp of a note: DRF's format and the current time zone.
 TIMESTAMP = serializers.DateTimeField(read_only=True)
 
@@ -26,7 +31,7 @@ class StrictCharField(serializers.CharField):
 
 class NoteSerializer(serializers.ModelSerializer):
     # DRF's CharField already trims blanks and rejects NUL and lone surrogates.
-    content = StrictCharField(max_length=255)
+    content = StrictCharField(max_length=CONTENT_MAX_LENGTH)
 
     # A form post from the browsable API carries its CSRF token alongside the data.
     transport_fields = frozenset({"csrfmiddlewaretoken"})
