@@ -91,7 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "notes.body_limit.RequestBodyLimitMiddleware",
+    "notes.api.body_limit.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -163,24 +163,24 @@ NOTES_PUBLIC_READ = env.bool("NOTES_PUBLIC_READ", default=True)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
-        "notes.envelope.EnvelopeJSONRenderer",
+        "notes.api.envelope.EnvelopeJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "notes.parsers.DepthSafeJSONParser",
+        "notes.api.parsers.DepthSafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its scheme goes into WWW-Authenticate, which turns
         # "not authenticated" into a 401 rather than a 403.
-        "notes.authentication.TokenAuthentication",
+        "notes.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["notes.permissions.IsAuthenticatedOrPublicRead"],
+    "DEFAULT_PERMISSION_CLASSES": ["notes.api.permissions.IsAuthenticatedOrPublicRead"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "notes.throttling.AnonRateThrottle",
-        "notes.throttling.UserRateThrottle",
+        "notes.api.throttling.AnonRateThrottle",
+        "notes.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("NOTES_THROTTLE_ANON", default="100/minute"),
@@ -190,14 +190,14 @@ REST_FRAMEWORK = {
     # believed from this many trusted proxies in front; by default none, so a
     # client cannot dodge its rate limit by inventing the header.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
-    "DEFAULT_PAGINATION_CLASS": "notes.pagination.KeysetCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "notes.api.pagination.KeysetCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "notes.filters.StrictOrderingFilter",
+        "notes.api.filters.StrictOrderingFilter",
     ],
-    "EXCEPTION_HANDLER": "notes.errors.envelope_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "notes.schema.EnvelopeAutoSchema",
+    "EXCEPTION_HANDLER": "notes.api.errors.envelope_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "notes.api.schema.EnvelopeAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

@@ -8,9 +8,9 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
-from notes.errors import UnknownEndpointView
-from notes.health import LiveView, ReadyView
-from notes.urls import api_root_view
+from notes.api.errors import UnknownEndpointView
+from notes.api.health import LiveView, ReadyView
+from notes.api.urls import api_root_view
 
 urlpatterns = [
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
@@ -21,7 +21,7 @@ urlpatterns = [
         name="redoc",
     ),
     re_path(r"^api$", api_root_view),
-    path("api/", include("notes.urls")),
+    path("api/", include("notes.api.urls")),
     # Anything else under /api/ answers an enveloped 404, never Django's HTML page.
     re_path(r"^api/", UnknownEndpointView.as_view()),
     re_path(r"^health/live/?$", LiveView.as_view(), name="health-live"),

@@ -8,6 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_project.settings")
 
 django_application = get_wsgi_application()
 
-from notes.body_limit import ChunkedBodyLimit  # noqa: E402 (needs Django set up)
+from notes.api.body_limit import ChunkedBodyLimit  # noqa: E402 (needs Django set up)
 
 application = ChunkedBodyLimit(django_application)

@@ -5,8 +5,8 @@ from datetime import datetime
 import pytest
 from django.db import connection
 
+from notes.api.serializers import NoteSerializer
 from notes.models import Note
-from notes.serializers import NoteSerializer
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from notes.serializers import NoteSerializer
+from notes.api.serializers import NoteSerializer
 
 pytestmark = pytest.mark.django_db
 

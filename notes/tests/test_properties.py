@@ -8,8 +8,8 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from notes.api.serializers import NoteSerializer
 from notes.models import Note
-from notes.serializers import NoteSerializer
 
 # Ordinary text, plus the characters the contract names: NUL, lone surrogates,
 # astral characters, combining marks, and blanks that get trimmed.

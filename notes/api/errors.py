@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler, set_rollback
 
-from notes.envelope import Envelope, EnvelopeJSONRenderer
+from notes.api.envelope import Envelope, EnvelopeJSONRenderer
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
-from notes.views import NoteViewSet
+from notes.api.views import NoteViewSet
 
 
 class OptionalSlashRouter(DefaultRouter):

@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination, _reverse_ordering
 from rest_framework.response import Response
 
-from notes.envelope import Envelope
+from notes.api.envelope import Envelope
 
 
 class KeysetCursorPagination(CursorPagination):

@@ -5,7 +5,7 @@ from io import BytesIO
 from django.conf import settings
 from django.http import JsonResponse
 
-from notes.errors import error_envelope
+from notes.api.errors import error_envelope
 
 
 class ChunkedBodyLimit:

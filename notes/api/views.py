@@ -7,10 +7,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from notes.conditional import ConditionalRequestsMixin, conditional_schema
-from notes.filters import NoteFilter
+from notes.api.conditional import ConditionalRequestsMixin, conditional_schema
+from notes.api.filters import NoteFilter
+from notes.api.serializers import NoteSerializer
 from notes.models import ORDERING_FIELDS, Note
-from notes.serializers import NoteSerializer
 
 
 @conditional_schema
