@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run dev test bench lint format services migrate static seed clean
+.PHONY: run dev test bench profile lint format services migrate static seed clean
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -20,6 +20,9 @@ test: lint services $(CHROMIUM) ## Lint, then run the whole test suite against t
 bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; PEER_URL=... adds a peer.
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.bench
+
+profile: $(VENV)/.installed services ## CPU µs per request in process (health, GET, PUT, POST).
+	$(PY) -m bench.profile
 
 lint: $(VENV)/.installed ## Lint and check formatting.
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,9 @@
 from django.contrib import admin
 from django.db.models.functions import Now
 
+from notes import services
 from notes.models import Note
+from notes.sql import NOTE_COLUMNS as NOTE_FIELDS
 
 
 @admin.register(Note)
@@ -12,12 +14,25 @@ class NoteAdmin(admin.ModelAdmin):
     list_display_links = ["id", "preview"]
     list_filter = ["created_at", "updated_at", "times_sent"]
     search_fields = ["content"]
-    ordering = ["-created_at", "-id"]
     readonly_fields = ["times_sent", "created_at", "updated_at"]
     date_hierarchy = "created_at"
     actions = ["reset_times_sent"]
     # The exact total needs a COUNT(*) over the whole table on every page view.
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        # Through the services, as the API writes: an edit writes content only,
+        # so it never undoes a send counted since the form was opened.
+        if change:
+            saved = services.update_note(note_id=obj.pk, content=obj.content)
+        else:
+            saved = services.create_note(content=obj.content)
+        if saved is not None:
+            obj.__dict__.update({field: getattr(saved, field) for field in NOTE_FIELDS})
+            obj._state.adding, obj._state.db = False, saved._state.db
+
+    def delete_model(self, request, obj):
+        services.delete_note(note_id=obj.pk)
 
     @admin.display(description="content", ordering="content")
     def preview(self, note):

@@ -161,6 +161,11 @@ X_FRAME_OPTIONS = "DENY"
 # ------------------------------------------------------------------------------
 NOTES_PUBLIC_READ = env.bool("NOTES_PUBLIC_READ", default=True)
 
+# How long a token's user is remembered per process (notes.api.authentication):
+# the longest a deleted token or deactivated user keeps working in other
+# processes. The process that made the change forgets it at once. 0: no cache.
+TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", default=10)
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "notes.api.envelope.EnvelopeJSONRenderer",

@@ -1,15 +1,15 @@
 """Conditional requests: strong ETags on single notes, If-None-Match (304), If-Match (412)."""
 
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+from notes import selectors, services
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -63,41 +63,40 @@ class ConditionalRequestsMixin:
         return super().finalize_response(request, response, *args, **kwargs)
 
     def none_match_fails(self, request, etag):
-        etags = parse_etags(request.headers.get("If-None-Match", ""))
+        # META, not request.headers: that builds a dict of every header per request.
+        etags = parse_etags(request.META.get("HTTP_IF_NONE_MATCH", ""))
         return "*" in etags or weak(etag) in map(weak, etags)
 
+    def if_match_versions(self, note_id):
+        """The versions If-Match names, for the write's WHERE; None when any version will do.
+
+        The check and the write are one statement, so of two clients sending the
+        same ETag, the second finds the version moved and gets 412.
+        """
+        header = self.request.META.get("HTTP_IF_MATCH")
+        if header is None:
+            return None
+        etags = parse_etags(header)
+        if "*" in etags:
+            return None
+        # If-Match compares strongly: a weak ETag never matches.
+        versions = (version_of(etag, note_id) for etag in etags)
+        return [version for version in versions if version is not None]
+
     def perform_update(self, serializer):
-        with self.if_match(serializer.instance):
-            serializer.save()
+        serializer.save(versions=self.if_match_versions(serializer.instance.pk))
 
     def perform_destroy(self, instance):
-        with self.if_match(instance):
-            instance.delete()
+        versions = self.if_match_versions(instance.pk)
+        if not services.delete_note(note_id=instance.pk, versions=versions):
+            raise missed_write(instance.pk, versions)
 
-    @contextmanager
-    def if_match(self, note):
-        """With If-Match, write only if the note is still a version the client named, else 412.
 
-        The row lock is held to the end of the transaction, so the check and the
-        write are one step: of two clients sending the same ETag, the second
-        finds the version moved and gets 412. Without If-Match, no transaction.
-        """
-        header = self.request.headers.get("If-Match")
-        if header is None:
-            yield
-            return
-        with transaction.atomic():
-            self.lock_matching(note, parse_etags(header))
-            yield
-
-    def lock_matching(self, note, etags):
-        current = type(note).objects.select_for_update().filter(pk=note.pk)
-        if "*" not in etags:
-            # If-Match compares strongly: a weak ETag never matches.
-            versions = [version_of(etag, note.pk) for etag in etags]
-            current = current.filter(updated_at__in=[v for v in versions if v is not None])
-        if not current.exists():
-            raise PreconditionFailed()
+def missed_write(note_id, versions):
+    """Why a write to a note that was just read matched no row: a moved version, or a delete."""
+    if versions is not None and selectors.note_exists(note_id=note_id):
+        return PreconditionFailed()
+    return exceptions.NotFound("No Note matches the given query.")
 
 
 ETAG = OpenApiParameter(

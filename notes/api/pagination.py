@@ -24,7 +24,6 @@ class KeysetCursorPagination(CursorPagination):
 
     page_size_query_param = "page_size"
     max_page_size = 1000
-    ordering = "-created_at"
     invalid_cursor_message = "Invalid cursor."
 
     def get_page_size(self, request):

@@ -1,8 +1,12 @@
 """Input validation and representation of notes."""
 
+import copy
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from notes import services
+from notes.api.conditional import missed_write
 from notes.models import Note
 
 # Python's blanks, which DRF trims (str.strip), and NUL, which PostgreSQL refuses.
@@ -40,6 +44,27 @@ class NoteSerializer(serializers.ModelSerializer):
         model = Note
         fields = ["id", "content", "times_sent", "created_at", "updated_at"]
         read_only_fields = ["id", "times_sent", "created_at", "updated_at"]
+
+    def get_fields(self):
+        # ModelSerializer inspects the model to build its fields on every
+        # instantiation; the result never changes, so it is built once per
+        # class and copied (fields are bound to the serializer that uses them).
+        cls = type(self)
+        if "_field_templates" not in cls.__dict__:
+            cls._field_templates = super().get_fields()
+        return copy.deepcopy(cls._field_templates)
+
+    def create(self, validated_data):
+        return services.create_note(content=validated_data["content"])
+
+    def update(self, instance, validated_data):
+        # `versions` comes from the view's If-Match (serializer.save(versions=...)).
+        versions = validated_data.get("versions")
+        content = validated_data.get("content")
+        note = services.update_note(note_id=instance.pk, content=content, versions=versions)
+        if note is None:
+            raise missed_write(instance.pk, versions)
+        return note
 
     def to_representation(self, instance):
         # Every response renders notes, so this is the hot path: the five

@@ -1,36 +1,49 @@
 """The notes API: CRUD on a ModelViewSet, plus the two send actions."""
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from notes import selectors, services
 from notes.api.conditional import ConditionalRequestsMixin, conditional_schema
 from notes.api.filters import NoteFilter
 from notes.api.serializers import NoteSerializer
-from notes.models import ORDERING_FIELDS, Note
+from notes.models import DEFAULT_ORDERING, ORDERING_FIELDS, Note
+
+NOT_FOUND = "No Note matches the given query."
+
+
+class NoteBusy(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Every least-sent note is being changed right now; try again shortly."
+    default_code = "busy"
+    wait = 1
 
 
 @conditional_schema
 class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet):
     """Notes: create, list, search, read, change, delete and send them."""
 
+    # Lists and searches go through the ORM (django-filter, keyset pagination);
+    # single notes and every write through notes.selectors and notes.services.
     queryset = Note.objects.all()
     serializer_class = NoteSerializer
     filterset_class = NoteFilter
     ordering_fields = ORDERING_FIELDS
-    ordering = "-created_at"
+    ordering = DEFAULT_ORDERING
     # Ids that are not digits fall through to the enveloped 404 of unknown paths.
     lookup_value_regex = r"\d+"
 
-    def filter_queryset(self, queryset):
-        # Search and ordering shape lists; a note's own URL names it whatever
-        # the query string says, and skipping them spares every read a filter form.
-        if self.detail:
-            return queryset
-        return super().filter_queryset(queryset)
+    def get_object(self) -> Note:
+        # A note's URL names it whatever the query string says: one indexed read.
+        note = selectors.get_note(note_id=int(self.kwargs[self.lookup_field]))
+        if note is None:
+            raise exceptions.NotFound(NOT_FOUND)
+        self.check_object_permissions(self.request, note)
+        return note
 
     def get_success_headers(self, data):
         return {"Location": reverse("note-detail", args=[data["id"]], request=self.request)}
@@ -38,9 +51,11 @@ class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet):
     @extend_schema(request=None, summary="Count one send of this note.")
     @action(detail=True, methods=["post"])
     def send(self, request, pk):
-        note = Note.objects.send(int(pk))
+        if self.object_permissions_apply():
+            self.get_object()
+        note = services.send_note(note_id=int(pk))
         if note is None:
-            raise Http404("No note with this id.")
+            raise exceptions.NotFound(NOT_FOUND)
         return Response(self.get_serializer(note).data)
 
     @extend_schema(
@@ -48,7 +63,18 @@ class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet):
     )
     @action(detail=False, methods=["post"], url_path="send-next")
     def send_next(self, request):
-        note = Note.objects.send_next()
+        try:
+            note = services.send_next_note()
+        except services.NoteBusy:
+            raise NoteBusy() from None
         if note is None:
-            raise Http404("There are no notes to send.")
+            raise exceptions.NotFound("There are no notes to send.")
         return Response(self.get_serializer(note).data)
+
+    def object_permissions_apply(self) -> bool:
+        """Whether a permission checks notes one by one; then a write reads its note first."""
+        default = BasePermission.has_object_permission
+        return any(
+            type(permission).has_object_permission is not default
+            for permission in self.get_permissions()
+        )

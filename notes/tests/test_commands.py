@@ -54,7 +54,7 @@ def test_migrate_fake_initial_adopts_the_original_table_and_keeps_its_rows(scrat
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
         conn.execute("INSERT INTO notes (content) VALUES ('new after adoption')")
     assert rows == [("kept", 3), ("also kept", 0)]
-    assert {"notes_content_search_idx", "notes_send_next_idx"} <= indexes
+    assert {"notes_search_vector_idx", "notes_send_next_idx"} <= indexes
 
 
 def test_ensure_services_creates_a_missing_database(scratch_database):

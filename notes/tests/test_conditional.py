@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from notes import services
 from notes.models import Note
 
 pytestmark = pytest.mark.django_db
@@ -91,26 +92,26 @@ def test_if_match_star_matches_any_current_version(auth_client, note):
 
 def test_an_edit_never_undoes_a_concurrent_send(note):
     stale = Note.objects.get(pk=note.pk)
-    Note.objects.send(note.pk)
+    services.send_note(note_id=note.pk)
 
-    stale.content = "edited from a stale copy"
-    stale.save()
+    services.update_note(note_id=stale.pk, content="edited from a stale copy")
 
     assert Note.objects.get(pk=note.pk).times_sent == 1
 
 
 def test_an_edit_moves_updated_at_to_the_stored_value(note):
-    note.content = "edited"
-    note.save()
+    edited = services.update_note(note_id=note.pk, content="edited")
 
     stored = Note.objects.get(pk=note.pk)
-    assert (stored.content, stored.updated_at) == ("edited", note.updated_at)
-    assert note.updated_at > note.created_at
+    assert (stored.content, stored.updated_at) == ("edited", edited.updated_at)
+    assert edited.updated_at > note.created_at
 
 
-def test_saving_a_field_other_than_content_is_refused(note):
-    with pytest.raises(ValueError, match="Only content"):
-        note.save(update_fields=["times_sent"])
+def test_an_edit_of_a_deleted_note_writes_nothing_and_says_so(note):
+    Note.objects.filter(pk=note.pk).delete()
+
+    assert services.update_note(note_id=note.pk, content="too late") is None
+    assert not Note.objects.exists()
 
 
 def test_of_20_clients_patching_with_one_etag_exactly_one_wins(

@@ -2,10 +2,13 @@
 
 from datetime import datetime
 
+import psycopg
 import pytest
 from django.db import connection
 
+from conftest import server_params
 from notes.api.serializers import NoteSerializer
+from notes.api.views import NoteViewSet
 from notes.models import Note
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +119,25 @@ def test_a_row_inserted_by_plain_sql_gets_the_database_defaults(api_client):
 @pytest.mark.parametrize("note_id", ["0", "987654", "-1", "abc", "1.5", "99999999999999999999999"])
 def test_unknown_note_ids_answer_404(auth_client, method, note_id):
     response = getattr(auth_client, method)(f"/api/notes/{note_id}/", {"content": "x"})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_a_write_that_loses_a_race_with_a_delete_is_a_404(auth_client, note, monkeypatch, method):
+    read = NoteViewSet.get_object
+
+    def read_then_deleted_elsewhere(view):
+        found = read(view)
+        with psycopg.connect(dbname=connection.settings_dict["NAME"], **server_params()) as other:
+            other.execute("DELETE FROM notes WHERE id = %s", [found.pk])
+        return found
+
+    monkeypatch.setattr(NoteViewSet, "get_object", read_then_deleted_elsewhere)
+
+    response = getattr(auth_client, method)(f"/api/notes/{note.pk}/", {"content": "too late"})
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"

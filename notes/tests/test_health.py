@@ -23,7 +23,7 @@ def test_ready_answers_200_when_the_database_answers_and_is_migrated(api_client)
 @pytest.mark.django_db
 def test_ready_answers_503_while_a_migration_is_pending(api_client):
     # Inside the test's transaction, so the rollback restores the schema.
-    call_command("migrate", "notes", "0001", verbosity=0)
+    call_command("migrate", "notes", "0002", verbosity=0)
 
     response = api_client.get("/health/ready")
 

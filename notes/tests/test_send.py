@@ -1,5 +1,6 @@
 """Contract, Endpoints: send and send-next count atomically, least-sent and oldest first."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -7,10 +8,13 @@ import psycopg
 import pytest
 import requests
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conftest import server_params
-from notes.models import SEND_NEXT_SQL, Note
+from notes import services
+from notes.models import Note
+from notes.sql import SEND_NEXT
 
 
 def test_send_adds_one_and_moves_updated_at(auth_client, note):
@@ -68,11 +72,11 @@ def test_send_next_without_notes_is_a_404(auth_client):
 def test_send_next_passes_over_a_note_another_transaction_holds(make_notes):
     first, second = make_notes(2)
     with psycopg.connect(dbname=connection.settings_dict["NAME"], **server_params()) as other:
-        held = other.execute(SEND_NEXT_SQL).fetchone()  # uncommitted: the row stays locked
+        held = other.execute(SEND_NEXT).fetchone()  # uncommitted: the row stays locked
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '2s'")  # a wait would fail, not hang
 
-        taken = Note.objects.send_next()
+        taken = services.send_next_note()
 
         assert held[0] == first.id
         assert taken.id == second.id
@@ -136,3 +140,20 @@ def test_concurrent_send_next_never_hands_out_a_note_before_a_less_sent_one(
         for other in notes:
             if other.id != note_id and k > 1:
                 assert at[(other.id, k - 1)] <= started, (note_id, k, other.id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_next_waits_for_a_held_least_sent_note_instead_of_spinning(make_notes):
+    least, _ = make_notes(2)
+    Note.objects.exclude(pk=least.pk).update(times_sent=1)
+    with psycopg.connect(dbname=connection.settings_dict["NAME"], **server_params()) as other:
+        other.execute("SELECT 1 FROM notes WHERE id = %s FOR UPDATE", [least.pk])
+        threading.Timer(0.5, other.commit).start()
+
+        with CaptureQueriesContext(connection) as queries:
+            taken = services.send_next_note()
+
+    # The skipping try misses, then one waiting try blocks until the holder
+    # commits and takes the least-sent note: a few statements, not a loop.
+    assert taken.id == least.pk
+    assert len(queries) <= 4

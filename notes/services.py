@@ -1,0 +1,75 @@
+"""Writes of notes: typed functions, one hand-written statement each (HackSoft's services)."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import connections, router
+
+from notes import sql
+from notes.models import Note
+from notes.selectors import any_note, note_from_row
+
+# Tries of send-next before answering "busy". Only the first skips locked rows;
+# the others wait for the holder, and each miss means every note at the least
+# count was sent meanwhile (the least count rose): progress, never a spin.
+SEND_NEXT_ATTEMPTS = 50
+
+
+class NoteBusy(Exception):
+    """Every least-sent note stayed locked by other transactions; try again shortly."""
+
+
+def _write(statement: str, params: Sequence[object] | dict[str, object]) -> Note | None:
+    alias = router.db_for_write(Note)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+    return None if row is None else note_from_row(row, alias)
+
+
+def create_note(*, content: str) -> Note:
+    note = _write(sql.CREATE_NOTE, [content])
+    assert note is not None  # INSERT ... RETURNING always returns its row
+    return note
+
+
+def update_note(
+    *, note_id: int, content: str | None, versions: Sequence[datetime] | None = None
+) -> Note | None:
+    """Write content (None keeps it) and move updated_at; None if no such note at those versions.
+
+    `versions` is If-Match: the write happens only while updated_at is one of them.
+    """
+    params = {"id": note_id, "content": content, "versions": _array(versions)}
+    return _write(sql.UPDATE_NOTE, params)
+
+
+def delete_note(*, note_id: int, versions: Sequence[datetime] | None = None) -> bool:
+    """Delete the note (only at one of `versions`, when given); False if nothing was deleted."""
+    with connections[router.db_for_write(Note)].cursor() as cursor:
+        cursor.execute(sql.DELETE_NOTE, {"id": note_id, "versions": _array(versions)})
+        return cursor.fetchone() is not None
+
+
+def send_note(*, note_id: int) -> Note | None:
+    """Count one send of the note atomically; None when there is no such note."""
+    return _write(sql.SEND_NOTE, [note_id])
+
+
+def send_next_note() -> Note | None:
+    """Count one send of the least-sent note (oldest first); None when there are no notes.
+
+    The first try skips locked rows; later ones wait for the holder, so a
+    caller never spins while the only least-sent note is held elsewhere.
+    """
+    for statement in [sql.SEND_NEXT] + [sql.SEND_NEXT_WAITING] * (SEND_NEXT_ATTEMPTS - 1):
+        note = _write(statement, [])
+        if note is not None:
+            return note
+        if not any_note():
+            return None
+    raise NoteBusy()
+
+
+def _array(versions: Sequence[datetime] | None) -> list[datetime] | None:
+    return None if versions is None else list(versions)
