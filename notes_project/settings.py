@@ -171,6 +171,7 @@ REST_FRAMEWORK = {
         "notes.api.envelope.EnvelopeJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "notes.api.negotiation.FastContentNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "notes.api.parsers.DepthSafeJSONParser",
         "rest_framework.parsers.FormParser",
