@@ -47,12 +47,13 @@ class NoteSerializer(serializers.ModelSerializer):
 
     def get_fields(self):
         # ModelSerializer inspects the model to build its fields on every
-        # instantiation; the result never changes, so it is built once per
-        # class and copied (fields are bound to the serializer that uses them).
+        # instantiation, and DRF deep-copies them; the result never changes, so
+        # it is built once per class and each serializer binds shallow copies
+        # (their options are set once, at construction, and only read after).
         cls = type(self)
         if "_field_templates" not in cls.__dict__:
             cls._field_templates = super().get_fields()
-        return copy.deepcopy(cls._field_templates)
+        return {name: copy.copy(field) for name, field in cls._field_templates.items()}
 
     def create(self, validated_data):
         return services.create_note(content=validated_data["content"])
