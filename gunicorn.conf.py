@@ -16,6 +16,8 @@ workers = env.int("WEB_CONCURRENCY", default=multiprocessing.cpu_count() * 2)
 # worker measured 1.1-1.2x the requests per second of sync workers (BENCHMARKS.md).
 worker_class = env.str("GUNICORN_WORKER_CLASS", default="gthread")
 threads = env.int("GUNICORN_THREADS", default=2)
+# gunicorn_h1c's C parser reads requests; "fast" fails at start if it is missing.
+http_parser = env.str("GUNICORN_HTTP_PARSER", default="fast")
 # Load the app before forking: a broken configuration fails at once, loudly.
 preload_app = True
 timeout = env.int("GUNICORN_TIMEOUT", default=30)
