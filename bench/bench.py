@@ -157,13 +157,21 @@ def wrk(base_url, scenario, path, token, ids, seconds):
 
 
 def worker_memory_mib(server):
+    """Per worker: RSS, PSS and USS in MiB, from /proc/PID/smaps_rollup.
+
+    RSS counts the pages every worker shares with the master under preload_app;
+    PSS splits shared pages among their users; USS is what one more worker adds.
+    """
     with open(f"/proc/{server.pid}/task/{server.pid}/children") as children:
         pids = children.read().split()
     sizes = []
     for pid in pids:
-        with open(f"/proc/{pid}/status") as status:
-            rss = next(line for line in status if line.startswith("VmRSS"))
-        sizes.append(int(rss.split()[1]) / 1024)
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            kib = {
+                line.split(":")[0]: int(line.split()[1]) for line in rollup if line.endswith("kB\n")
+            }
+        uss = kib["Private_Clean"] + kib["Private_Dirty"]
+        sizes.append({"rss": kib["Rss"] / 1024, "pss": kib["Pss"] / 1024, "uss": uss / 1024})
     return sizes
 
 

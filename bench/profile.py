@@ -3,7 +3,8 @@
 Best of ROUNDS rounds of CALLS calls per scenario, against the real PostgreSQL
 and Redis (database PROFILE_DATABASE, made and seeded here). CPU time of this
 process only: what a worker spends on a request, network waits excluded.
-PROFILE_CPROFILE=<scenario> prints the cProfile of one round of that scenario.
+PROFILE_CPROFILE=<scenario> prints the cProfile (CPU time) of one round of that
+scenario, ordered by PROFILE_SORT (default cumulative).
 """
 
 import cProfile
@@ -125,7 +126,8 @@ def profiled(env: Environ, run: Callable[[Environ], object]) -> str:
         run(env)
     profile.disable()
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
+    order = os.environ.get("PROFILE_SORT", "cumulative")
+    pstats.Stats(profile, stream=out).sort_stats(order).print_stats(45)
     return out.getvalue()
 
 

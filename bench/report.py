@@ -91,13 +91,16 @@ def write_report(report, notes=""):
         "",
     ]
     for size, results in report["sizes"].items():
-        memory = ", ".join(f"{mib:.0f}" for mib in report["memory_mib"][size])
+        memory = "; ".join(
+            f"RSS {m['rss']:.0f}, PSS {m['pss']:.0f}, USS {m['uss']:.0f}"
+            for m in report["memory_mib"][size]
+        )
         parts += [
             f"## {int(size):,} notes",
             "",
             table(results),
             "",
-            f"Worker resident memory after the run: {memory} MiB.",
+            f"Worker memory after the run, MiB (USS: what one more worker adds): {memory}.",
             "",
         ]
         if size in report.get("seed_seconds", {}):
