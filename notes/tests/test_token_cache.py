@@ -1,0 +1,92 @@
+"""Contract, Who may do what: a token's user is read in one join, remembered briefly.
+
+TOKEN_CACHE_SECONDS bounds how long a deleted token or deactivated user keeps
+working in other processes; the process that made the change forgets at once.
+"""
+
+import time
+
+import psycopg
+import pytest
+import requests
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from conftest import gunicorn, server_params
+from notes.api.authentication import token_cache
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    token_cache.entries.clear()
+
+
+def get_with(client, token, note):
+    return client.get(f"/api/notes/{note.pk}/", HTTP_AUTHORIZATION=f"Token {token.key}")
+
+
+def delete_elsewhere(token):
+    """Delete the token as another process would: no signal reaches this one."""
+    with psycopg.connect(dbname=connection.settings_dict["NAME"], **server_params()) as other:
+        other.execute("DELETE FROM authtoken_token WHERE key = %s", [token.key])
+
+
+@pytest.mark.django_db
+def test_a_token_costs_one_query_then_none_while_remembered(api_client, token, note):
+    with CaptureQueriesContext(connection) as first:
+        assert get_with(api_client, token, note).status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert get_with(api_client, token, note).status_code == 200
+
+    # The token's user in one join, and the note; then the note alone.
+    assert len(first) == 2
+    assert "authtoken_token" in first[0]["sql"]
+    assert len(second) == 1
+
+
+@pytest.mark.django_db
+def test_a_token_deleted_in_this_process_stops_working_at_once(api_client, token, note):
+    assert get_with(api_client, token, note).status_code == 200
+
+    token.delete()
+
+    assert get_with(api_client, token, note).status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_user_deactivated_in_this_process_is_refused_at_once(api_client, user, token, note):
+    assert get_with(api_client, token, note).status_code == 200
+
+    user.is_active = False
+    user.save()
+
+    assert get_with(api_client, token, note).status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_the_cache_a_token_deleted_elsewhere_stops_at_once(
+    api_client, token, note, settings
+):
+    settings.TOKEN_CACHE_SECONDS = 0
+    assert get_with(api_client, token, note).status_code == 200
+
+    delete_elsewhere(token)
+
+    assert get_with(api_client, token, note).status_code == 401
+
+
+def test_other_processes_forget_a_deleted_token_within_the_bound(transactional_db, token, tmp_path):
+    bound = 2
+    settings = {"WEB_CONCURRENCY": "1", "TOKEN_CACHE_SECONDS": str(bound)}
+    with gunicorn(tmp_path, **settings) as (url, _, _):
+        headers = {"Authorization": f"Token {token.key}"}
+        assert requests.post(f"{url}/api/notes/", json={"content": "a"}, headers=headers).ok
+
+        delete_elsewhere(token)
+        deleted_at = time.monotonic()
+        # Remembered by the worker (the documented bound), then refused.
+        while (status := requests.get(f"{url}/api/notes/", headers=headers).status_code) == 200:
+            assert time.monotonic() - deleted_at < bound + 1
+            time.sleep(0.1)
+
+    assert status == 401
