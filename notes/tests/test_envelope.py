@@ -1,5 +1,7 @@
 """Contract, The envelope and Endpoints: one top-level key, no redirects, JSON under /api/."""
 
+import json
+
 import pytest
 
 from notes.api.serializers import NoteSerializer
@@ -118,4 +120,30 @@ def test_the_browsable_api_shows_the_wrapped_json(api_client, note):
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
+    assert b"&quot;data&quot;" in response.content
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; indent=2"])
+def test_every_json_client_gets_the_same_envelope(api_client, note, accept):
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+
+    response = api_client.get(f"/api/notes/{note.pk}/", **headers)
+
+    assert response["Content-Type"].startswith("application/json")
+    assert json.loads(response.content) == {"data": NoteSerializer(note).data}
+
+
+def test_line_separators_are_escaped_as_drf_escapes_them(auth_client):
+    response = auth_client.post("/api/notes/", {"content": "one\u2028two\u2029three"})
+
+    assert b"\\u2028" in response.content
+    assert b"\\u2029" in response.content
+    assert response.json()["data"]["content"] == "one\u2028two\u2029three"
+
+
+def test_a_browser_still_gets_the_browsable_api(api_client, note):
+    response = api_client.get(f"/api/notes/{note.pk}/", HTTP_ACCEPT="text/html")
+
+    assert response["Content-Type"].startswith("text/html")
+    # The page shows the wrapped JSON.
     assert b"&quot;data&quot;" in response.content
