@@ -2,6 +2,7 @@
 
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -46,15 +47,15 @@ if METRICS_PORT is not None:
     gunicorn_hooks.prepare_metrics_dir()
 
 
-def when_ready(server):
+def when_ready(server: Any) -> None:
     if METRICS_PORT is not None:
         gunicorn_hooks.start_exporter(METRICS_HOST, METRICS_PORT)
 
 
-def child_exit(server, worker):
+def child_exit(server: Any, worker: Any) -> None:
     if METRICS_PORT is not None:
         gunicorn_hooks.worker_exited(worker.pid)
 
 
-def on_exit(server):
+def on_exit(server: Any) -> None:
     gunicorn_hooks.remove_own_metrics_dir()

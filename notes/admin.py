@@ -1,13 +1,23 @@
 """The Django admin for notes: list, search, edit, delete, and reset send counts."""
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.db.models.functions import Now
+from django.http import HttpRequest
 
 from notes.models import Note
 
+if TYPE_CHECKING:
+    ModelAdmin = admin.ModelAdmin[Note]
+else:
+    # Django's ModelAdmin takes no type argument at run time.
+    ModelAdmin = admin.ModelAdmin
+
 
 @admin.register(Note)
-class NoteAdmin(admin.ModelAdmin):
+class NoteAdmin(ModelAdmin):
     list_display = ["id", "preview", "times_sent", "created_at", "updated_at"]
     list_display_links = ["id", "preview"]
     list_filter = ["created_at", "updated_at", "times_sent"]
@@ -20,10 +30,10 @@ class NoteAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     @admin.display(description="content", ordering="content")
-    def preview(self, note):
+    def preview(self, note: Note) -> str:
         return note.content if len(note.content) <= 80 else f"{note.content[:79]}…"
 
     @admin.action(description="Reset times sent to 0")
-    def reset_times_sent(self, request, queryset):
+    def reset_times_sent(self, request: HttpRequest, queryset: QuerySet[Note]) -> None:
         count = queryset.update(times_sent=0, updated_at=Now())
         self.message_user(request, f"Reset the send count of {count} note(s).")

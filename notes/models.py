@@ -1,5 +1,7 @@
 """The Note model, on the `notes` table of the original design."""
 
+from typing import Any
+
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.db import DatabaseError, connections, models, router
@@ -58,12 +60,12 @@ RETURNING updated_at
 """
 
 
-class NoteQuerySet(models.QuerySet):
-    def send(self, pk):
+class NoteQuerySet(models.QuerySet["Note"]):
+    def send(self, pk: int) -> "Note | None":
         """Count one send of note `pk` atomically; None when there is no such note."""
         return next(iter(self.model.objects.raw(SEND_SQL, [pk])), None)
 
-    def send_next(self):
+    def send_next(self) -> "Note | None":
         """Count one send of the least-sent note atomically; None when there are no notes."""
         while self.exists():
             note = next(iter(self.model.objects.raw(SEND_NEXT_SQL)), None)
@@ -94,10 +96,10 @@ class Note(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.content[:50]
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self._state.adding:
             # id and the database defaults come back through INSERT ... RETURNING.
             return super().save(*args, **kwargs)

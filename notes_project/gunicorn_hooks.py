@@ -17,7 +17,7 @@ PREPARED_DIR = "NOTES_METRICS_DIR_PREPARED"
 OWN_DIR = "NOTES_METRICS_DIR_OWN"
 
 
-class AccessLogger(glogging.Logger):
+class AccessLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn has no type hints
     """One access line per request, with its fields as attributes of the log record.
 
     The path is logged without its query string: search words and cursors are
@@ -72,7 +72,7 @@ def start_exporter(host: str, port: int) -> None:
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     try:
         start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
@@ -84,7 +84,7 @@ def start_exporter(host: str, port: int) -> None:
 def worker_exited(pid: int) -> None:
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(pid)
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 def remove_own_metrics_dir() -> None:

@@ -1,8 +1,7 @@
 """Settings for the notes service, read from the environment (twelve-factor)."""
 
-from pathlib import Path
-
 import logging
+from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured

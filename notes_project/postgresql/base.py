@@ -17,6 +17,8 @@ class CountingErrorWrapper(DatabaseErrorWrapper):
     command or admin page made it, so the count misses none.
     """
 
+    wrapper: "DatabaseWrapper"
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
