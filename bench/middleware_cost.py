@@ -17,7 +17,7 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="notes
 os.environ.setdefault("METRICS_PORT", "9100")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_project.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
