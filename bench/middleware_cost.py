@@ -7,17 +7,20 @@ measured in prometheus-client's multiprocess mode, as gunicorn runs them.
 """
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from io import BytesIO
 
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="notes-metrics-"))
+OWN_DIR = None
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    OWN_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="notes-metrics-")
 os.environ.setdefault("METRICS_PORT", "9100")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_project.settings")
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
@@ -84,4 +87,8 @@ def main(calls=1000, rounds=7):
 
 
 if __name__ == "__main__":
-    main(*(int(arg) for arg in sys.argv[1:2]))
+    try:
+        main(*(int(arg) for arg in sys.argv[1:2]))
+    finally:
+        if OWN_DIR:
+            shutil.rmtree(OWN_DIR)
