@@ -34,7 +34,9 @@ accesslog = env.str("GUNICORN_ACCESS_LOG", default="-") or None
 errorlog = "-"
 logger_class = gunicorn_hooks.AccessLogger
 logconfig_dict = logging_config(
-    env.str("LOG_FORMAT", default="plain"), env.str("LOG_LEVEL", default="INFO")
+    env.str("LOG_FORMAT", default="plain"),
+    env.str("LOG_LEVEL", default="INFO"),
+    access_log=accesslog or "-",
 )
 
 # ------------------------------------------------------------------------------

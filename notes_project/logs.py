@@ -28,11 +28,13 @@ FORMATTERS = {
 }
 
 
-def logging_config(log_format: str, level: str) -> dict[str, Any]:
+def logging_config(log_format: str, level: str, access_log: str | None = None) -> dict[str, Any]:
     """A dictConfig for Django's LOGGING and gunicorn's logconfig_dict: the same lines from both.
 
-    The service's own lines, Django's and gunicorn's error log go to stderr,
-    gunicorn's access log to stdout, as gunicorn does by default.
+    The service's own lines, Django's and gunicorn's error log go to stderr.
+    gunicorn passes `access_log`: "-" sends its access log to stdout, as
+    gunicorn does by default, anything else names a file. Django passes
+    nothing and leaves gunicorn's loggers as gunicorn set them.
     """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
@@ -48,17 +50,21 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
     # Django's own handlers print plain text when DEBUG is on; these loggers
     # hand their lines to the root's handler instead, in the chosen format.
     through_root = {"handlers": [], "propagate": True}
-    return {
+    config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": "notes.api.request_id.RequestIdFilter"}},
         "formatters": {log_format: FORMATTERS[log_format]},
-        "handlers": {"console": handler("stderr"), "access": handler("stdout")},
+        "handlers": {"console": handler("stderr")},
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {
-            "django": {**through_root, "level": level},
-            "django.server": through_root,
-            "gunicorn.error": {"handlers": ["console"], "propagate": False, "level": level},
-            "gunicorn.access": {"handlers": ["access"], "propagate": False, "level": "INFO"},
-        },
+        "loggers": {"django": {**through_root, "level": level}, "django.server": through_root},
     }
+    if access_log is not None:
+        access = handler("stdout")
+        if access_log != "-":
+            del access["stream"]
+            access.update({"class": "logging.FileHandler", "filename": access_log})
+        config["handlers"]["access"] = access
+        config["loggers"]["gunicorn.error"] = {"handlers": ["console"], "propagate": False}
+        config["loggers"]["gunicorn.access"] = {"handlers": ["access"], "propagate": False}
+    return config
