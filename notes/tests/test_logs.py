@@ -97,3 +97,13 @@ def test_plain_logs_are_readable_lines_with_ids_and_no_secrets(tmp_path, editor)
     assert any("WARNING django.request" in line and "Not Found" in line for line in traced)
     assert any(re.search(r"INFO gunicorn\.error \[-\] Booting worker", line) for line in lines)
     assert_no_secrets(lines, handled)
+
+
+def test_the_access_log_can_go_to_a_file_of_its_own(transactional_db, tmp_path):
+    access = tmp_path / "access.log"
+    with gunicorn(tmp_path, GUNICORN_ACCESS_LOG=str(access), LOG_FORMAT="json") as (url, _, log):
+        requests.get(f"{url}/health/live", headers={"X-Request-ID": TRACE})
+    lines = [json.loads(line) for line in access.read_text().splitlines()]
+
+    assert [(line["path"], line["request_id"]) for line in lines] == [("/health/live", TRACE)]
+    assert TRACE not in log.read_text()
