@@ -38,15 +38,6 @@ def logging_config(log_format: str, level: str, access_log: str | None = None) -
     """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
-
-    def handler(stream: str) -> dict[str, Any]:
-        return {
-            "class": "logging.StreamHandler",
-            "formatter": log_format,
-            "filters": ["request_id"],
-            "stream": f"ext://sys.{stream}",
-        }
-
     # Django's own handlers print plain text when DEBUG is on; these loggers
     # hand their lines to the root's handler instead, in the chosen format.
     through_root = {"handlers": [], "propagate": True}
@@ -55,16 +46,32 @@ def logging_config(log_format: str, level: str, access_log: str | None = None) -
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": "notes.api.request_id.RequestIdFilter"}},
         "formatters": {log_format: FORMATTERS[log_format]},
-        "handlers": {"console": handler("stderr")},
+        "handlers": {"console": _handler(log_format, "stderr")},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {"django": {**through_root, "level": level}, "django.server": through_root},
     }
     if access_log is not None:
-        access = handler("stdout")
-        if access_log != "-":
-            del access["stream"]
-            access.update({"class": "logging.FileHandler", "filename": access_log})
-        config["handlers"]["access"] = access
+        config["handlers"]["access"] = _access_handler(log_format, access_log)
         config["loggers"]["gunicorn.error"] = {"handlers": ["console"], "propagate": False}
         config["loggers"]["gunicorn.access"] = {"handlers": ["access"], "propagate": False}
     return config
+
+
+def _handler(log_format: str, stream: str) -> dict[str, Any]:
+    return {
+        "class": "logging.StreamHandler",
+        "formatter": log_format,
+        "filters": ["request_id"],
+        "stream": f"ext://sys.{stream}",
+    }
+
+
+def _access_handler(log_format: str, access_log: str) -> dict[str, Any]:
+    if access_log == "-":
+        return _handler(log_format, "stdout")
+    return {
+        "class": "logging.FileHandler",
+        "filename": access_log,
+        "formatter": log_format,
+        "filters": ["request_id"],
+    }
