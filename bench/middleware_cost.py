@@ -71,7 +71,7 @@ def seconds_per_call(app, calls):
     return (time.perf_counter() - started) / calls
 
 
-def main(calls=1000, rounds=7):
+def main(calls=1000, rounds=15):
     apps = {name: app_with(middleware) for name, middleware in VARIANTS.items()}
     for app in apps.values():
         seconds_per_call(app, 100)  # warm up
