@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run dev test bench profile lint format services migrate static seed clean
+.PHONY: run dev test bench profile lint format lock services migrate static seed clean
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -15,7 +15,7 @@ dev: migrate seed ## Serve with Django's auto-reloading development server.
 	$(MANAGE) runserver $${PORT:-8000}
 
 test: lint services $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered
 
 bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; PEER_URL=... adds a peer.
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
@@ -24,22 +24,38 @@ bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; P
 profile: $(VENV)/.installed services ## CPU µs per request in process (health, GET, PUT, POST).
 	$(PY) -m bench.profile
 
-lint: $(VENV)/.installed ## Lint and check formatting.
+lint: $(VENV)/.installed ## Lint, check formatting and types, and that no migration is missing.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(MANAGE) makemigrations --check --dry-run
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The requirements*.txt files are compiled from requirements*.in by `make lock`:
+# every package pinned, with the hashes pip checks before installing anything.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	$(PIP_INSTALL) -r requirements-bench.txt
 	touch $@
+
+# Each file is compiled against the one before it (-c), so the runtime has the
+# same versions everywhere. Existing pins are kept; UPGRADE=1 takes the newest.
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+
+lock: $(VENV)/.installed ## Re-pin requirements*.txt, with hashes, from requirements*.in.
+	$(LOCK) requirements.in -o requirements.txt
+	$(LOCK) requirements-dev.in -o requirements-dev.txt
+	$(LOCK) requirements-bench.in -o requirements-bench.txt
 
 # The browser tests drive Debian's Chromium; install it if it is missing (root, apt).
 $(CHROMIUM):
@@ -63,4 +79,4 @@ seed: migrate
 	$(MANAGE) seed
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache .coverage

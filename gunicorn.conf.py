@@ -2,8 +2,12 @@
 
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import environ
+
+from notes_project import gunicorn_hooks
+from notes_project.logs import logging_config
 
 env = environ.Env()
 environ.Env.read_env(Path(__file__).resolve().parent / ".env")
@@ -22,6 +26,40 @@ http_parser = env.str("GUNICORN_HTTP_PARSER", default="fast")
 preload_app = True
 timeout = env.int("GUNICORN_TIMEOUT", default=30)
 graceful_timeout = 20
-# The access log records method, path and status; never headers, so never tokens.
+
+# ------------------------------------------------------------------------------
+# LOGS: gunicorn's lines in the app's format (LOG_FORMAT), each request's with its id
+# ------------------------------------------------------------------------------
+# The access log records method, path, status and duration; never headers or
+# the query string, so never tokens, cookies or search words.
 accesslog = env.str("GUNICORN_ACCESS_LOG", default="-") or None
 errorlog = "-"
+logger_class = gunicorn_hooks.AccessLogger
+logconfig_dict = logging_config(
+    env.str("LOG_FORMAT", default="plain"),
+    env.str("LOG_LEVEL", default="INFO"),
+    access_log=accesslog or "-",
+)
+
+# ------------------------------------------------------------------------------
+# METRICS: every worker writes its counts to files; the master serves their sum
+# ------------------------------------------------------------------------------
+METRICS_PORT = env.int("METRICS_PORT", default=None)
+METRICS_HOST = env.str("METRICS_HOST", default="127.0.0.1")
+if METRICS_PORT is not None:
+    # Before the app (and so prometheus-client) is loaded, which preload_app does next.
+    gunicorn_hooks.prepare_metrics_dir()
+
+
+def when_ready(server: Any) -> None:
+    if METRICS_PORT is not None:
+        gunicorn_hooks.start_exporter(METRICS_HOST, METRICS_PORT)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    if METRICS_PORT is not None:
+        gunicorn_hooks.worker_exited(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    gunicorn_hooks.remove_own_metrics_dir()

@@ -55,7 +55,9 @@ def prepare() -> tuple[str, int]:
 
     user, _ = get_user_model().objects.get_or_create(username="profile")
     token, _ = Token.objects.get_or_create(user=user)
-    return token.key, Note.objects.order_by("id").values_list("id", flat=True).first()
+    note_id = Note.objects.order_by("id").values_list("id", flat=True).first()
+    assert note_id is not None
+    return token.key, note_id
 
 
 def environ(method: str, path: str, body: bytes = b"", token: str | None = None) -> Environ:
@@ -93,7 +95,7 @@ def call(env: Environ) -> str:
         for _ in result:
             pass
     finally:
-        result.close()
+        result.close()  # type: ignore[attr-defined]
     return status[0]
 
 

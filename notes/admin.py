@@ -1,15 +1,25 @@
 """The Django admin for notes: list, search, edit, delete, and reset send counts."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.db.models.functions import Now
+from django.http import HttpRequest
 
 from notes import services
 from notes.models import Note
 from notes.sql import NOTE_COLUMNS as NOTE_FIELDS
 
+if TYPE_CHECKING:
+    ModelAdmin = admin.ModelAdmin[Note]
+else:
+    # Django's ModelAdmin takes no type argument at run time.
+    ModelAdmin = admin.ModelAdmin
+
 
 @admin.register(Note)
-class NoteAdmin(admin.ModelAdmin):
+class NoteAdmin(ModelAdmin):
     list_display = ["id", "preview", "times_sent", "created_at", "updated_at"]
     list_display_links = ["id", "preview"]
     list_filter = ["created_at", "updated_at", "times_sent"]
@@ -20,7 +30,7 @@ class NoteAdmin(admin.ModelAdmin):
     # The exact total needs a COUNT(*) over the whole table on every page view.
     show_full_result_count = False
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Note, form: Any, change: bool) -> None:
         # Through the services, as the API writes: an edit writes content only,
         # so it never undoes a send counted since the form was opened.
         if change:
@@ -31,14 +41,14 @@ class NoteAdmin(admin.ModelAdmin):
             obj.__dict__.update({field: getattr(saved, field) for field in NOTE_FIELDS})
             obj._state.adding, obj._state.db = False, saved._state.db
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj: Note) -> None:
         services.delete_note(note_id=obj.pk)
 
     @admin.display(description="content", ordering="content")
-    def preview(self, note):
+    def preview(self, note: Note) -> str:
         return note.content if len(note.content) <= 80 else f"{note.content[:79]}…"
 
     @admin.action(description="Reset times sent to 0")
-    def reset_times_sent(self, request, queryset):
+    def reset_times_sent(self, request: HttpRequest, queryset: QuerySet[Note]) -> None:
         count = queryset.update(times_sent=0, updated_at=Now())
         self.message_user(request, f"Reset the send count of {count} note(s).")

@@ -22,8 +22,8 @@ class CurrentTimestamp(Func):
     output_field = models.DateTimeField()
 
 
-class NoteManager(models.Manager):
-    def get_queryset(self) -> models.QuerySet:
+class NoteManager(models.Manager["Note"]):
+    def get_queryset(self) -> models.QuerySet["Note"]:
         # The search vector is for the database's index and filters, never for display.
         return super().get_queryset().defer("search_vector")
 

@@ -1,7 +1,8 @@
 """Writes of notes: typed functions, one hand-written statement each (HackSoft's services)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connections, router
 
@@ -19,7 +20,7 @@ class NoteBusy(Exception):
     """Every least-sent note stayed locked by other transactions; try again shortly."""
 
 
-def _write(statement: str, params: Sequence[object] | dict[str, object]) -> Note | None:
+def _write(statement: str, params: Sequence[Any] | Mapping[str, Any]) -> Note | None:
     alias = router.db_for_write(Note)
     with connections[alias].cursor() as cursor:
         cursor.execute(statement, params)

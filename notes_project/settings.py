@@ -1,9 +1,12 @@
 """Settings for the notes service, read from the environment (twelve-factor)."""
 
+import logging
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from notes_project.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "corsheaders",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -90,6 +94,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response carries X-Request-ID and is timed: static files,
+    # CORS preflights, 413s and the 400 of a bad Host included.
+    "notes.api.request_id.RequestIdMiddleware",
+    "notes.api.metrics.MetricsMiddleware",
+    # Before anything that can answer, so those answers carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "notes.api.body_limit.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -155,6 +165,22 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# ------------------------------------------------------------------------------
+# CORS (browser apps on other origins; django-cors-headers)
+# ------------------------------------------------------------------------------
+# None by default: a browser on another origin cannot read the API's answers.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+# The API and its probes; the admin and the browsable API stay same-origin.
+CORS_URLS_REGEX = r"^/(api|health)(/.*)?$"
+CORS_ALLOW_HEADERS = [
+    "authorization",
+    "content-type",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+]
+CORS_EXPOSE_HEADERS = ["ETag", "Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"]
 
 # ------------------------------------------------------------------------------
 # DJANGO REST FRAMEWORK
@@ -225,12 +251,16 @@ SPECTACULAR_SETTINGS = {
 }
 
 # ------------------------------------------------------------------------------
-# LOGGING (to stdout, where gunicorn and the platform collect it)
+# LOGGING (to stderr, gunicorn's access log to stdout; the same config as gunicorn's)
 # ------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# plain: readable lines; json: one object a line, for a log collector.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(LOG_FORMAT, env.str("LOG_LEVEL", default="INFO"))
+# Python's warnings become log lines too, in the same format.
+logging.captureWarnings(True)
+
+# ------------------------------------------------------------------------------
+# METRICS (Prometheus, served by gunicorn's master on METRICS_HOST:METRICS_PORT)
+# ------------------------------------------------------------------------------
+# Unset: no metrics, and the metrics middleware is not even in the stack.
+METRICS_PORT = env.int("METRICS_PORT", default=None)

@@ -1,11 +1,15 @@
 """Request bodies over REQUEST_BODY_LIMIT answer 413 before anything reads them."""
 
+from collections.abc import Callable, Iterable
 from io import BytesIO
+from typing import Any
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from notes.api.errors import error_envelope
+
+WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class ChunkedBodyLimit:
@@ -16,10 +20,12 @@ class ChunkedBodyLimit:
     RequestBodyLimitMiddleware then refuses it by the length given here.
     """
 
-    def __init__(self, application):
+    def __init__(self, application: WSGIApplication) -> None:
         self.application = application
 
-    def __call__(self, environ, start_response):
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not environ.get("CONTENT_LENGTH"):
             body = environ["wsgi.input"].read(settings.REQUEST_BODY_LIMIT + 1)
@@ -31,10 +37,10 @@ class ChunkedBodyLimit:
 class RequestBodyLimitMiddleware:
     """Answers 413 in the error envelope when the declared body is over the limit."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

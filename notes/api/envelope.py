@@ -1,5 +1,8 @@
 """The response envelope: `{"data": ...}` on success, `{"error": {...}}` on failure."""
 
+from collections.abc import Mapping
+from typing import Any
+
 import orjson
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
@@ -11,7 +14,7 @@ _fallback = JSONEncoder().default
 _SEPARATORS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 
 
-class Envelope(dict):
+class Envelope(dict[str, Any]):
     """A response body that is already in its envelope (a page with links, or an error)."""
 
 
@@ -22,10 +25,15 @@ class EnvelopeJSONRenderer(JSONRenderer):
     library on every response; indented output (the browsable API's) stays DRF's.
     """
 
-    def render(self, data, accepted_media_type=None, renderer_context=None):
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
         if data is not None and not isinstance(data, Envelope):
             data = Envelope(data=data)
-        if data is None or self.get_indent(accepted_media_type, renderer_context or {}):
+        if data is None or self.get_indent(accepted_media_type or "", renderer_context or {}):
             return super().render(data, accepted_media_type, renderer_context)
         body = orjson.dumps(data, default=_fallback)
         for separator, escaped in _SEPARATORS:

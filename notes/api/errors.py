@@ -1,10 +1,12 @@
 """Every error, DRF's, Django's or unexpected, as one `{"error": {...}}` envelope."""
 
 import logging
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler, set_rollback
 
@@ -21,14 +23,14 @@ class DatabaseUnavailable(exceptions.APIException):
     wait = 5
 
 
-def error_envelope(status_code, code, message, details=None):
+def error_envelope(status_code: int, code: str, message: str, details: Any = None) -> Envelope:
     error = {"status": status_code, "code": code, "message": message}
     if details is not None:
         error["details"] = details
     return Envelope(error=error)
 
 
-def _envelope_for(exc, response):
+def _envelope_for(exc: Exception, response: Response) -> Envelope:
     # DRF has already turned Django's Http404 and PermissionDenied into a detail.
     detail = response.data.get("detail") if isinstance(response.data, dict) else None
     if isinstance(exc, exceptions.ValidationError) or detail is None:
@@ -39,7 +41,7 @@ def _envelope_for(exc, response):
     return error_envelope(response.status_code, detail.code, str(detail))
 
 
-def envelope_exception_handler(exc, context):
+def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's handler (statuses, headers, rollback), with bodies put in the error envelope."""
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("Database unavailable: %s", exc)
@@ -67,5 +69,5 @@ class UnknownEndpointView(APIView):
     renderer_classes = [EnvelopeJSONRenderer]
     schema = None
 
-    def initial(self, request, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         raise exceptions.NotFound("No API endpoint at this path.")

@@ -5,6 +5,7 @@ from django.db.migrations.executor import MigrationExecutor
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -33,13 +34,13 @@ class LiveView(HealthView):
     uses_database = False
 
     @HEALTH_SCHEMA
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response({"status": "live"})
 
 
 class ReadyView(HealthView):
     @HEALTH_SCHEMA
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         try:
             executor = MigrationExecutor(connection)
             pending = executor.migration_plan(executor.loader.graph.leaf_nodes())

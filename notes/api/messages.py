@@ -2,6 +2,7 @@
 
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
+from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 
 
@@ -12,10 +13,10 @@ class LazyMessageMiddleware(MessageMiddleware):
     never touch them, and should not pay for building the storage each time.
     """
 
-    def process_request(self, request):
-        request._messages = SimpleLazyObject(lambda: default_storage(request))
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
 
-    def process_response(self, request, response):
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         messages = getattr(request, "_messages", None)
         if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
             return response

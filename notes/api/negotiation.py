@@ -1,6 +1,10 @@
 """Content negotiation that settles the common case without parsing the Accept header."""
 
+from collections.abc import Iterable
+
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 
 
 class FastContentNegotiation(DefaultContentNegotiation):
@@ -11,7 +15,10 @@ class FastContentNegotiation(DefaultContentNegotiation):
     same answer after parsing and ranking every media type.
     """
 
-    def select_renderer(self, request, renderers, format_suffix=None):
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderers = list(renderers)
         first = renderers[0]
         accept = request.META.get("HTTP_ACCEPT", "*/*")
         if (
@@ -20,4 +27,7 @@ class FastContentNegotiation(DefaultContentNegotiation):
             and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
         ):
             return first, first.media_type
-        return super().select_renderer(request, renderers, format_suffix)
+        selected: tuple[BaseRenderer, str] = super().select_renderer(
+            request, renderers, format_suffix
+        )
+        return selected

@@ -1,15 +1,23 @@
 """Keyset pagination: opaque cursors that visit every row exactly once, ties included."""
 
+from __future__ import annotations
+
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F
+from django.db.models import F, Field, Model, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination, _reverse_ordering
 from rest_framework.response import Response
 
 from notes.api.envelope import Envelope
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class KeysetCursorPagination(CursorPagination):
@@ -26,10 +34,11 @@ class KeysetCursorPagination(CursorPagination):
     max_page_size = 1000
     invalid_cursor_message = "Invalid cursor."
 
-    def get_page_size(self, request):
+    def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
-            return self.page_size
+            # PAGE_SIZE is set, so the default is an int.
+            return cast(int, self.page_size)
         try:
             size = int(raw)
         except ValueError:
@@ -39,11 +48,13 @@ class KeysetCursorPagination(CursorPagination):
             raise ValidationError({self.page_size_query_param: [message]})
         return size
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(  # type: ignore[override]
+        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
+    ) -> list[Any]:
         self.request = request
         self.page_size = self.get_page_size(request)
         self.base_url = request.build_absolute_uri()
-        self.ordering = self.get_ordering(request, queryset, view)
+        self.ordering = self.get_ordering(request, queryset, view)  # type: ignore[arg-type]
         self.model = queryset.model
         self.cursor = self.decode_cursor(request)
         reverse = bool(self.cursor and self.cursor.reverse)
@@ -51,7 +62,7 @@ class KeysetCursorPagination(CursorPagination):
         ordering = _reverse_ordering(self.ordering) if reverse else self.ordering
         queryset = queryset.order_by(*ordering)
         if self.cursor is not None:
-            queryset = queryset.filter(self.beyond(ordering, self.cursor.position))
+            queryset = queryset.filter(self.beyond(ordering, self.cursor.position))  # type: ignore[arg-type]
 
         rows = list(queryset[: self.page_size + 1])
         self.page = rows[: self.page_size]
@@ -63,22 +74,26 @@ class KeysetCursorPagination(CursorPagination):
         self.display_page_controls = self.has_next or self.has_previous
         return self.page
 
-    def beyond(self, ordering, position):
+    def beyond(
+        self, ordering: Sequence[str], position: list[Any]
+    ) -> TupleGreaterThan | TupleLessThan:
         """Rows after `position` in `ordering`, whose columns all share one direction."""
         columns = Tuple(*(F(field.lstrip("-")) for field in ordering))
         after = TupleLessThan if ordering[0].startswith("-") else TupleGreaterThan
         return after(columns, position)
 
-    def decode_cursor(self, request):
+    def decode_cursor(self, request: Request) -> Cursor | None:
         try:
             cursor = super().decode_cursor(request)
         except NotFound:
             raise self.invalid_cursor() from None
         if cursor is None:
             return None
-        return cursor._replace(position=self.decode_position(cursor.position))
+        # DRF's cursor position is a number; here it holds the row's sort key.
+        position = self.decode_position(cursor.position)  # type: ignore[arg-type]
+        return cursor._replace(position=position)  # type: ignore[arg-type]
 
-    def decode_position(self, position):
+    def decode_position(self, position: str) -> list[Any]:
         try:
             values = json.loads(position)
             fields = [self.field_of(name) for name in self.ordering]
@@ -88,29 +103,29 @@ class KeysetCursorPagination(CursorPagination):
         except (TypeError, ValueError, OverflowError, DjangoValidationError):
             raise self.invalid_cursor() from None
 
-    def invalid_cursor(self):
+    def invalid_cursor(self) -> ValidationError:
         return ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
 
-    def field_of(self, name):
-        return self.model._meta.get_field(name.lstrip("-"))
+    def field_of(self, name: str) -> Field[Any, Any]:
+        return cast("Field[Any, Any]", self.model._meta.get_field(name.lstrip("-")))
 
-    def _get_position_from_instance(self, instance, ordering):
+    def _get_position_from_instance(self, instance: Model, ordering: Sequence[str]) -> str:
         values = [getattr(instance, field.lstrip("-")) for field in ordering]
         return json.dumps([v.isoformat() if hasattr(v, "isoformat") else v for v in values])
 
-    def get_next_link(self):
+    def get_next_link(self) -> str | None:
         if not (self.has_next and self.page):
             return None
         position = self._get_position_from_instance(self.page[-1], self.ordering)
-        return self.encode_cursor(Cursor(offset=0, reverse=False, position=position))
+        return self.encode_cursor(Cursor(offset=0, reverse=False, position=position))  # type: ignore[arg-type]
 
-    def get_previous_link(self):
+    def get_previous_link(self) -> str | None:
         if not (self.has_previous and self.page):
             return None
         position = self._get_position_from_instance(self.page[0], self.ordering)
-        return self.encode_cursor(Cursor(offset=0, reverse=True, position=position))
+        return self.encode_cursor(Cursor(offset=0, reverse=True, position=position))  # type: ignore[arg-type]
 
-    def get_schema_operation_parameters(self, view):
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
@@ -119,11 +134,11 @@ class KeysetCursorPagination(CursorPagination):
                 )
         return parameters
 
-    def get_paginated_response(self, data):
+    def get_paginated_response(self, data: Any) -> Response:
         links = {"next": self.get_next_link(), "previous": self.get_previous_link()}
         return Response(Envelope(data=data, links=links))
 
-    def get_paginated_response_schema(self, schema):
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         link = {"type": "string", "format": "uri", "nullable": True}
         return {
             "type": "object",

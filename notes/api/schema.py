@@ -1,10 +1,17 @@
 """OpenAPI generation that describes the envelopes exactly as they are sent."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
 from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
-ERROR_COMPONENT = ResolvedComponent(
+if TYPE_CHECKING:
+    from rest_framework.serializers import Serializer
+
+ERROR_COMPONENT = ResolvedComponent(  # type: ignore[no-untyped-call]
     name="Error",
     type=ResolvedComponent.SCHEMA,
     object="Error",
@@ -48,14 +55,16 @@ ERROR_DESCRIPTIONS = {
 class EnvelopeAutoSchema(AutoSchema):
     """AutoSchema with success bodies in `{"data": ...}` and the error envelope per status."""
 
-    def get_auth(self):
+    def get_auth(self) -> list[dict[str, Any]]:
         auth = super().get_auth()
         if self.method in ("GET", "HEAD") and settings.NOTES_PUBLIC_READ and {} not in auth:
             auth.append({})
         return auth
 
-    def _map_basic_serializer(self, serializer, direction):
-        schema = super()._map_basic_serializer(serializer, direction)
+    def _map_basic_serializer(self, serializer: Serializer[Any], direction: str) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_basic_serializer(  # type: ignore[no-untyped-call]
+            serializer, direction
+        )
         if direction == "request":
             # As the serializer enforces: unknown fields are refused, while
             # read-only ones (from a GET body sent back) are accepted and ignored.
@@ -75,10 +84,17 @@ class EnvelopeAutoSchema(AutoSchema):
         return schema
 
     def _get_response_for_code(
-        self, serializer, status_code, media_types=None, direction="response"
-    ):
-        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
-        paginated = self._is_list_view(serializer) and self._get_paginator() is not None
+        self,
+        serializer: Any,
+        status_code: str,
+        media_types: list[str] | None = None,
+        direction: str = "response",
+    ) -> dict[str, Any]:
+        response: dict[str, Any] = super()._get_response_for_code(  # type: ignore[no-untyped-call]
+            serializer, status_code, media_types, direction
+        )
+        paginator = self._get_paginator()  # type: ignore[no-untyped-call]
+        paginated = self._is_list_view(serializer) and paginator is not None
         if status_code.startswith("2") and not paginated:
             for media in response.get("content", {}).values():
                 media["schema"] = {
@@ -88,8 +104,10 @@ class EnvelopeAutoSchema(AutoSchema):
                 }
         return response
 
-    def _get_response_bodies(self, direction="response"):
-        responses = super()._get_response_bodies(direction)
+    def _get_response_bodies(
+        self, direction: Literal["request", "response"] = "response"
+    ) -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
         if self.method == "GET" and "{" in self.path:
             responses["304"] = {"description": "Not modified: If-None-Match holds the ETag."}
         self.registry.register_on_missing(ERROR_COMPONENT)
@@ -103,7 +121,7 @@ class EnvelopeAutoSchema(AutoSchema):
             )
         return responses
 
-    def error_statuses(self):
+    def error_statuses(self) -> list[str]:
         codes = {"406", "500"}
         if getattr(self.view, "uses_database", True):
             codes |= {"503"}

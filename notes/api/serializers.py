@@ -17,7 +17,7 @@ CONTENT_MAX_LENGTH = Note._meta.get_field("content").max_length
 # blanks may be valid): one non-blank, or two with at most max - 2 between them.
 TEXT_PATTERN = (
     rf"^[{BLANKS}]*[^\x00{BLANKS}]"
-    rf"(?:[^\x00]{{0,{CONTENT_MAX_LENGTH - 2}}}[^\x00{BLANKS}])?[{BLANKS}]*$"
+    rf"(?:[^\x00]{{0,{CONTENT_MAX_LENGTH - 2}}}[^\x00{BLANKS}])?[{BLANKS}]*$"  # type: ignore[operator]
 )
 # Renders every timestamp of a note: DRF's format and the current time zone.
 TIMESTAMP = serializers.DateTimeField(read_only=True)

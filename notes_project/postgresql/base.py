@@ -1,12 +1,41 @@
-"""PostgreSQL backend whose per-request connection check is a poll of its socket, not a query."""
+"""PostgreSQL backend: a connection check that polls the socket, and a count of driver errors."""
 
 import select
+from functools import cached_property
+from types import TracebackType
 
 from django.db.backends.postgresql import base
+from django.db.utils import DatabaseErrorWrapper
+
+from notes_project.metrics import DATABASE_ERRORS
+
+
+class CountingErrorWrapper(DatabaseErrorWrapper):
+    """Django's translation of driver errors, counting each one by its driver class first.
+
+    Every query and connection attempt passes through it, whichever view,
+    command or admin page made it, so the count misses none.
+    """
+
+    wrapper: "DatabaseWrapper"
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None and issubclass(exc_type, self.wrapper.Database.Error):
+            DATABASE_ERRORS.labels(exc_type.__name__).inc()
+        super().__exit__(exc_type, exc_value, traceback)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    def is_usable(self):
+    @cached_property
+    def wrap_database_errors(self) -> DatabaseErrorWrapper:
+        return CountingErrorWrapper(self)
+
+    def is_usable(self) -> bool:
         """True unless the connection is known broken or the server has spoken out of turn.
 
         Django's check (CONN_HEALTH_CHECKS) sends `SELECT 1` before each request's

@@ -1,5 +1,7 @@
 """Check that PostgreSQL and Redis answer, and create the database if it is missing."""
 
+from typing import Any
+
 import psycopg
 from django.conf import settings
 from django.core.cache import cache
@@ -10,13 +12,13 @@ from psycopg import sql
 class Command(BaseCommand):
     help = "Check that PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) answer; create the database."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         self.ensure_database(settings.DATABASES["default"])
         self.ensure_cache()
 
-    def ensure_database(self, db):
+    def ensure_database(self, db: dict[str, Any]) -> None:
         # Connect to the server's maintenance database: ours may not exist yet.
-        params = {
+        params: dict[str, Any] = {
             "host": db["HOST"] or None,
             "port": db["PORT"] or None,
             "user": db["USER"] or None,
@@ -41,7 +43,7 @@ class Command(BaseCommand):
                 f"answer: {exc}. Start it, or set DATABASE_URL to one that runs."
             ) from exc
 
-    def ensure_cache(self):
+    def ensure_cache(self) -> None:
         try:
             cache.get("ensure_services")
         except Exception as exc:

@@ -4,15 +4,18 @@ import json
 import random
 import re
 import sys
+from argparse import ArgumentParser
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 from notes.models import Note
 
@@ -22,20 +25,20 @@ COPY_TYPES = ["varchar", "int4", "timestamptz", "timestamptz"]
 BATCH = 20_000
 
 
-def fixture_contents():
+def fixture_contents() -> list[str]:
     return [item["fields"]["content"] for item in json.loads(FIXTURE.read_text())]
 
 
 class FakeNotes:
     """Plausible notes built from the fixture's vocabulary, made a batch at a time."""
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: int | None = None) -> None:
         self.random = random.Random(seed)
         words = re.findall(r"[a-z']+", " ".join(fixture_contents()).lower())
         self.words = sorted(set(words))
         self.now = timezone.now().timestamp()
 
-    def rows(self, count):
+    def rows(self, count: int) -> Iterator[tuple[str, int, datetime, datetime]]:
         # Drawing every random value of the batch in a few calls keeps
         # Python's share of a million-note seed to a few seconds.
         draw = self.random
@@ -55,11 +58,13 @@ class Command(BaseCommand):
     # From this many generated notes on, indexes are dropped and rebuilt after the load.
     rebuild_indexes_from = 50_000
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--fake", type=int, metavar="N", help="add N generated notes")
         parser.add_argument("--random-seed", type=int, help="make --fake repeatable")
 
-    def handle(self, *args, fake=None, random_seed=None, **options):
+    def handle(
+        self, *args: Any, fake: int | None = None, random_seed: int | None = None, **options: Any
+    ) -> None:
         if fake is None:
             self.seed_fixture()
         elif fake < 1:
@@ -67,7 +72,7 @@ class Command(BaseCommand):
         else:
             self.seed_fake(fake, FakeNotes(random_seed))
 
-    def seed_fixture(self):
+    def seed_fixture(self) -> None:
         # Idempotent by content, so seeding never duplicates a note nor
         # collides with ids that users' notes already took.
         contents = fixture_contents()
@@ -77,7 +82,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Seeded {len(missing)} note(s); {len(present)} already present.")
 
     @transaction.atomic
-    def seed_fake(self, count, fake):
+    def seed_fake(self, count: int, fake: FakeNotes) -> None:
         # One transaction keeps it all-or-nothing.
         if count < self.rebuild_indexes_from:
             self.copy_rows(count, fake)
@@ -87,7 +92,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Added {count} generated note(s).")
 
     @contextmanager
-    def indexes_rebuilt_after(self):
+    def indexes_rebuilt_after(self) -> Iterator[None]:
         """Drop the indexes, then build each once: faster than row-by-row upkeep for big loads.
 
         The table is locked, reads included, until the transaction ends.
@@ -103,7 +108,7 @@ class Command(BaseCommand):
             for index in Note._meta.indexes:
                 editor.add_index(Note, index)
 
-    def copy_rows(self, count, fake):
+    def copy_rows(self, count: int, fake: FakeNotes) -> None:
         # COPY is the fastest way into PostgreSQL.
         progress = tqdm(total=count, unit=" notes", file=sys.stderr)
         with progress, connection.cursor() as cursor, cursor.cursor.copy(COPY_SQL) as copy:
