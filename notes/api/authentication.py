@@ -2,6 +2,7 @@
 
 import threading
 import time
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,7 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from notes import selectors
 
-TOKEN_KEY_LENGTH = Token._meta.get_field("key").max_length
+TOKEN_KEY_LENGTH = cast(int, Token._meta.get_field("key").max_length)
 
 
 class TokenCache:
@@ -61,7 +62,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
     NUL characters outright, so such a key must not reach it.
     """
 
-    def authenticate_credentials(self, key):
+    def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
         if len(key) > TOKEN_KEY_LENGTH or "\x00" in key:
             raise exceptions.AuthenticationFailed("Invalid token.")
         cached = token_cache.get(key)
@@ -73,16 +74,16 @@ class TokenAuthentication(authentication.TokenAuthentication):
         user, created = found
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        token = Token(key=key, user=user, created=created)
+        token = Token(key=key, user=user, created=created)  # type: ignore[misc]
         token_cache.put(key, user, token)
         return user, token
 
 
-def _forget_token_user(sender, instance, **kwargs):
+def _forget_token_user(sender: type[Token], instance: Token, **kwargs: Any) -> None:
     token_cache.forget_user(instance.user_id)
 
 
-def _forget_user(sender, instance, **kwargs):
+def _forget_user(sender: type[AbstractBaseUser], instance: AbstractBaseUser, **kwargs: Any) -> None:
     token_cache.forget_user(instance.pk)
 
 

@@ -1,6 +1,7 @@
 """Input validation and representation of notes."""
 
 import copy
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -27,25 +28,27 @@ TIMESTAMP = serializers.DateTimeField(read_only=True)
 class StrictCharField(serializers.CharField):
     """A CharField that rejects numbers and booleans instead of converting them to text."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        text: str = super().to_internal_value(data)
+        return text
 
 
-class NoteSerializer(serializers.ModelSerializer):
+class NoteSerializer(serializers.ModelSerializer[Note]):
     # DRF's CharField already trims blanks and rejects NUL and lone surrogates.
     content = StrictCharField(max_length=CONTENT_MAX_LENGTH)
 
     # A form post from the browsable API carries its CSRF token alongside the data.
     transport_fields = frozenset({"csrfmiddlewaretoken"})
+    _field_templates: ClassVar[dict[str, serializers.Field[Any, Any, Any, Any]]]
 
     class Meta:
         model = Note
         fields = ["id", "content", "times_sent", "created_at", "updated_at"]
         read_only_fields = ["id", "times_sent", "created_at", "updated_at"]
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         # ModelSerializer inspects the model to build its fields on every
         # instantiation, and DRF deep-copies them; the result never changes, so
         # it is built once per class and each serializer binds shallow copies
@@ -55,10 +58,10 @@ class NoteSerializer(serializers.ModelSerializer):
             cls._field_templates = super().get_fields()
         return {name: copy.copy(field) for name, field in cls._field_templates.items()}
 
-    def create(self, validated_data):
+    def create(self, validated_data: dict[str, Any]) -> Note:
         return services.create_note(content=validated_data["content"])
 
-    def update(self, instance, validated_data):
+    def update(self, instance: Note, validated_data: dict[str, Any]) -> Note:
         # `versions` comes from the view's If-Match (serializer.save(versions=...)).
         versions = validated_data.get("versions")
         content = validated_data.get("content")
@@ -67,7 +70,7 @@ class NoteSerializer(serializers.ModelSerializer):
             raise missed_write(instance.pk, versions)
         return note
 
-    def to_representation(self, instance):
+    def to_representation(self, instance: Note) -> dict[str, Any]:
         # Every response renders notes, so this is the hot path: the five
         # attributes are written out rather than walked field by field, since
         # DRF rebuilds (deep-copies) a serializer's fields for each instance.
@@ -79,7 +82,7 @@ class NoteSerializer(serializers.ModelSerializer):
             "updated_at": TIMESTAMP.to_representation(instance.updated_at),
         }
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
         # Read-only fields are ignored so a GET body can be PUT back as it is;
         # any other unknown field is a mistake the client should hear about.
         if isinstance(data, dict):
@@ -88,4 +91,5 @@ class NoteSerializer(serializers.ModelSerializer):
                 raise serializers.ValidationError(
                     {name: ["Unknown field."] for name in sorted(unknown)}
                 )
-        return super().to_internal_value(data)
+        validated: dict[str, Any] = super().to_internal_value(data)
+        return validated

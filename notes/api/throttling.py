@@ -1,18 +1,27 @@
 """Rate limits per client: one counter per client and time window, shared by every worker."""
 
+from __future__ import annotations
+
 import functools
 import logging
+from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 from rest_framework import throttling
+from rest_framework.request import Request
+
+if TYPE_CHECKING:
+    # DRF views import the throttles named in settings: no import at run time.
+    from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
 
 @functools.lru_cache
-def redis_client(url):
+def redis_client(url: str) -> redis.Redis:
     # One connection pool per process; redis-py opens a new one after a fork.
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
@@ -28,16 +37,17 @@ return count
 
 
 @functools.lru_cache
-def count_script(url):
+def count_script(url: str) -> Script:
     return redis_client(url).register_script(COUNT_SCRIPT)
 
 
-def count_in_window(key, seconds):
+def count_in_window(key: str, seconds: int) -> int:
     """This request's number in its window (EVALSHA; redis-py loads the script when needed)."""
-    return count_script(settings.REDIS_URL)(keys=[key], args=[seconds])
+    count: int = count_script(settings.REDIS_URL)(keys=[key], args=[seconds])
+    return count
 
 
-class WindowCounterMixin:
+class WindowCounterMixin(throttling.SimpleRateThrottle):
     """Counts a client's requests per fixed window with one atomic command to Redis.
 
     DRF's own throttle keeps every request's timestamp in one cache entry and
@@ -48,7 +58,13 @@ class WindowCounterMixin:
     rather than failing.
     """
 
-    def allow_request(self, request, view):
+    # Set by SimpleRateThrottle.__init__ from the rate, and by allow_request.
+    num_requests: int
+    duration: int
+    now: float
+    window_ends: float
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
         if self.rate is None:
             return True
         key = self.get_cache_key(request, view)
@@ -64,7 +80,7 @@ class WindowCounterMixin:
             return True
         return count <= self.num_requests
 
-    def wait(self):
+    def wait(self) -> float:
         return self.window_ends - self.now
 
 
@@ -73,7 +89,7 @@ class AnonRateThrottle(WindowCounterMixin, throttling.AnonRateThrottle):
 
 
 class UserRateThrottle(WindowCounterMixin, throttling.UserRateThrottle):
-    def get_cache_key(self, request, view):
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
         # DRF counts anonymous clients here too, by address; the anonymous rate
         # already limits them, so that would only cost a second round trip.
         if not request.user or not request.user.is_authenticated:

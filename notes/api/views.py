@@ -1,9 +1,12 @@
 """The notes API: CRUD on a ModelViewSet, plus the two send actions."""
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
@@ -25,7 +28,7 @@ class NoteBusy(exceptions.APIException):
 
 
 @conditional_schema
-class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet):
+class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet[Note]):
     """Notes: create, list, search, read, change, delete and send them."""
 
     # Lists and searches go through the ORM (django-filter, keyset pagination);
@@ -51,12 +54,12 @@ class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet):
         self.check_object_permissions(self.request, note)
         return note
 
-    def get_success_headers(self, data):
+    def get_success_headers(self, data: Any) -> dict[str, str]:
         return {"Location": reverse("note-detail", args=[data["id"]], request=self.request)}
 
     @extend_schema(request=None, summary="Count one send of this note.")
     @action(detail=True, methods=["post"])
-    def send(self, request, pk):
+    def send(self, request: Request, pk: str) -> Response:
         if self.object_permissions_apply():
             self.get_object()
         # One statement counts the send and returns the note, or finds none.
@@ -69,7 +72,7 @@ class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet):
         request=None, summary="Count one send of the least-sent note (oldest first among equals)."
     )
     @action(detail=False, methods=["post"], url_path="send-next")
-    def send_next(self, request):
+    def send_next(self, request: Request) -> Response:
         try:
             note = services.send_next_note()
         except services.NoteBusy:
