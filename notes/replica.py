@@ -35,12 +35,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # WAL positions as byte offsets (bigint), so Python and Redis compare plain integers.
 INSERTED_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
 FLUSHED_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint"
-# On a server that is not a standby (a development setup pointing both URLs at one
-# database) everything is "replayed"; COALESCE does not evaluate the second call on a standby.
-REPLAYED_SQL = (
-    "SELECT pg_wal_lsn_diff(COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()), '0/0')"
-    "::bigint"
-)
+# The replica's replayed position, and the age of the last transaction it replayed.
+# A server that is not a standby (a development setup pointing both URLs at one
+# database) has replayed everything; COALESCE does not evaluate its second call on a standby.
+REPLAYED_SQL = """
+SELECT pg_wal_lsn_diff(COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()), '0/0')::bigint,
+       CASE WHEN pg_is_in_recovery()
+            THEN extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
+            ELSE 0 END
+"""
 
 
 def position(alias: str, sql: str) -> int:
@@ -63,48 +66,48 @@ def answers(alias: str) -> bool:
 class ReplicaMonitor:
     """Per process: does the replica answer, and is it at most MAX_LAG seconds behind?
 
-    Checked at most once per DATABASE_REPLICA_CHECK_INTERVAL, by comparing the
-    primary's flushed WAL position with the replica's replayed one. The lag is
-    "the replica has not yet replayed what the primary had flushed this long
-    ago", which, unlike now() - pg_last_xact_replay_timestamp(), stays zero on a
-    caught-up replica of an idle primary. Threads of a worker share it; a race
-    costs at most a second check.
+    Checked at most once per DATABASE_REPLICA_CHECK_INTERVAL. A replica that has
+    replayed the primary's flushed WAL is current. One that has not lacks only
+    transactions committed after the last one it replayed, so its view is at
+    most that transaction's age old: past MAX_LAG (or with none replayed since
+    it started), reads leave it. That bound holds however long the process was
+    idle, and it overstates the lag only in the moment after a quiet spell
+    before the first new commit is replayed. Threads of a worker share it; a
+    race costs at most a second check.
     """
 
     def __init__(self) -> None:
         self.checked_at = -math.inf
         self.usable = False
         self.replayed = -1  # the highest position seen replayed
-        self.behind_since: float | None = None
-        self.awaited = 0  # the primary's position when the replica was first seen behind
 
     def is_usable(self) -> bool:
         now = time.monotonic()
         if now - self.checked_at >= settings.DATABASE_REPLICA_CHECK_INTERVAL:
             self.checked_at = now
-            self.usable = self.check(now)
+            self.usable = self.check()
         return self.usable
 
-    def check(self, now: float) -> bool:
+    def check(self) -> bool:
         try:
-            replayed = self.read_replayed()
+            replayed, age = self.read_replica()
             flushed = position(PRIMARY, FLUSHED_SQL)
         except DatabaseError as exc:
             logger.warning("Reads go to the primary: the replica does not answer (%s)", exc)
             return False
-        if self.behind_since is not None and replayed >= self.awaited:
-            self.behind_since = None
-        if self.behind_since is None and replayed < flushed:
-            self.behind_since, self.awaited = now, flushed
-        lag = 0.0 if self.behind_since is None else now - self.behind_since
-        if lag > settings.DATABASE_REPLICA_MAX_LAG:
-            logger.warning("Reads go to the primary: the replica is %.0f s behind", lag)
+        if replayed >= flushed:
+            return True
+        if age is None or age > settings.DATABASE_REPLICA_MAX_LAG:
+            logger.warning("Reads go to the primary: the replica is behind by %s s", age)
             return False
         return True
 
-    def read_replayed(self) -> int:
-        self.replayed = max(self.replayed, position(REPLICA, REPLAYED_SQL))
-        return self.replayed
+    def read_replica(self) -> tuple[int, float | None]:
+        with connections[REPLICA].cursor() as cursor:
+            cursor.execute(REPLAYED_SQL)
+            replayed, age = cursor.fetchone()
+        self.replayed = max(self.replayed, replayed)
+        return replayed, age
 
     def has_replayed(self, wanted: int) -> bool:
         """Whether the replica has replayed the primary's WAL up to `wanted`."""
@@ -112,7 +115,7 @@ class ReplicaMonitor:
         if self.replayed >= wanted:
             return True
         try:
-            return self.read_replayed() >= wanted
+            return self.read_replica()[0] >= wanted
         except DatabaseError:
             self.mark_unusable()
             return False
