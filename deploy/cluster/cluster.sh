@@ -12,7 +12,7 @@
 #
 # Ports and places come from the environment (defaults in brackets): CLUSTER_PRIMARY_PORT
 # [5442], CLUSTER_REPLICA_PORT [5443], CLUSTER_PGBOUNCER_PORT [6432], CLUSTER_APP_PORTS
-# ["8001 8002"], CLUSTER_BALANCER_PORT [8080], CLUSTER_REDIS_URL [redis://127.0.0.1:6379/0],
+# ["8001 8002"], CLUSTER_BALANCER_PORT [8080], CLUSTER_REDIS_URL [$REDIS_URL, else db 0 on :6379],
 # CLUSTER_RUN_DIR [/tmp/notes-cluster]. The instances take every other setting (rate limits,
 # DATABASE_REPLICA_MAX_LAG, ...) from the environment of `up` or `app-start`. Needs root:
 # it installs packages and creates PostgreSQL clusters.
@@ -33,7 +33,7 @@ export CLUSTER_SERVER_MAXCONN="${CLUSTER_SERVER_MAXCONN:-16}"
 export CLUSTER_CONNECT_QUERY="SET statement_timeout = ${CLUSTER_STATEMENT_TIMEOUT_MS:-10000}; SET lock_timeout = ${CLUSTER_LOCK_TIMEOUT_MS:-5000}; SET idle_in_transaction_session_timeout = ${CLUSTER_IDLE_IN_TRANSACTION_TIMEOUT_MS:-60000}"
 export PGBOUNCER_DIR="$CLUSTER_RUN_DIR/pgbouncer"
 read -r -a APP_PORTS <<<"${CLUSTER_APP_PORTS:-8001 8002}"
-REDIS="${CLUSTER_REDIS_URL:-redis://127.0.0.1:6379/0}"
+REDIS="${CLUSTER_REDIS_URL:-${REDIS_URL:-redis://127.0.0.1:6379/0}}"
 RUN="$CLUSTER_RUN_DIR"
 DATABASE=notes
 PRIMARY=notes_primary
