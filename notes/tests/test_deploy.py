@@ -81,7 +81,8 @@ def test_the_kustomization_lists_every_manifest_and_each_is_valid_kubernetes():
     assert set(KUSTOMIZATION["resources"]) == files
     for manifest in manifests():
         kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
-    pods = [m["spec"]["template"]["spec"] for m in manifests() if m["kind"] in {"Deployment", "Job"}]
+    workloads = [m for m in manifests() if m["kind"] in {"Deployment", "Job"}]
+    pods = [workload["spec"]["template"]["spec"] for workload in workloads]
     images = {container["image"] for pod in pods for container in pod["containers"]}
     assert images == {image["name"] for image in KUSTOMIZATION["images"]}
 
