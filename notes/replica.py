@@ -33,7 +33,16 @@ REPLICA_MODELS = frozenset({"notes.note"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # WAL positions as byte offsets (bigint), so Python and Redis compare plain integers.
-INSERTED_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
+# The insert position covers every committed write, whatever synchronous_commit says.
+# At a page boundary it points past the page header (24 bytes, 40 at a segment's
+# start), where the next record would begin, a place no replay ever ends at while the
+# primary is quiet; the end of what was written is the page's start.
+INSERTED_SQL = """
+SELECT CASE WHEN pos % pg_size_bytes(current_setting('wal_segment_size')) = 40 THEN pos - 40
+            WHEN pos % current_setting('wal_block_size')::bigint = 24 THEN pos - 24
+            ELSE pos END
+FROM (SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS pos) AS inserted
+"""
 FLUSHED_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint"
 # The replica's replayed position, and the age of the last transaction it replayed.
 # A server that is not a standby (a development setup pointing both URLs at one
