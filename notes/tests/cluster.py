@@ -90,7 +90,12 @@ class Cluster:
         return until(lambda: bool(self.sql(REPLICA_PORT, query, [note_id])), timeout=10)
 
     def caught_up(self):
-        """Wait until the replica has replayed everything the primary has flushed."""
+        """Commit on the primary, then wait until the replica has replayed it.
+
+        The replica's lag is the age of the last transaction it replayed, so a
+        test that pauses it starts the clock here, not at some earlier test's write.
+        """
+        self.sql(PRIMARY_PORT, "SELECT txid_current()")
         ((flushed,),) = self.sql(PRIMARY_PORT, "SELECT pg_current_wal_flush_lsn()::text")
         query = "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn"
         assert until(lambda: self.sql(REPLICA_PORT, query, [flushed])[0][0], timeout=10)
