@@ -5,6 +5,8 @@ from pathlib import Path
 
 import environ
 
+from notes_project import whole_responses
+
 env = environ.Env()
 environ.Env.read_env(Path(__file__).resolve().parent / ".env")
 
@@ -23,3 +25,6 @@ graceful_timeout = 20
 # The access log records method, path and status; never headers, so never tokens.
 accesslog = env.str("GUNICORN_ACCESS_LOG", default="-") or None
 errorlog = "-"
+# Headers leave with the body in one write: a worker killed mid-response leaves a
+# balancer nothing (which it retries elsewhere) rather than half a response.
+whole_responses.install()
