@@ -101,7 +101,7 @@ def section(report):
         "## Through the balancer",
         "",
         f"Made by `{COMMAND}`: {report['url']} against {report['direct_url'] or 'nothing'}, "
-        f"{report['machine']['rounds']} rounds alternating, ratios through ÷ direct.",
+        f"alternating, {report['machine']['rounds']} round(s); ratios are through ÷ direct.",
         "",
     ]
     for size, results in report["sizes"].items():
