@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.models import Model
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
@@ -58,7 +59,8 @@ SELECT pg_wal_lsn_diff(COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()),
 def position(alias: str, sql: str) -> int:
     with connections[alias].cursor() as cursor:
         cursor.execute(sql)
-        return cursor.fetchone()[0]
+        (value,) = cursor.fetchone()
+        return int(value)
 
 
 def answers(alias: str) -> bool:
@@ -218,13 +220,13 @@ current_reads: ContextVar[RequestReads | None] = ContextVar("current_reads", def
 class PrimaryReplicaRouter:
     """Notes read where the current request's RequestReads says; all else uses the primary."""
 
-    def db_for_read(self, model: type, **hints: object) -> str:
+    def db_for_read(self, model: type[Model], **hints: object) -> str:
         reads = current_reads.get()
         if reads is None or model._meta.label_lower not in REPLICA_MODELS:
             return PRIMARY
         return reads.alias()
 
-    def db_for_write(self, model: type, **hints: object) -> str:
+    def db_for_write(self, model: type[Model], **hints: object) -> str:
         return PRIMARY
 
     def allow_relation(self, obj1: object, obj2: object, **hints: object) -> bool:
