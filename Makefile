@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run dev test bench profile lint format lock services migrate static seed clean
+.PHONY: run dev test bench profile lint format lock services migrate static seed clean cluster cluster-stop
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -23,6 +23,14 @@ bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; P
 
 profile: $(VENV)/.installed services ## CPU µs per request in process (health, GET, PUT, POST).
 	$(PY) -m bench.profile
+
+# More than one machine on this one (README): PostgreSQL primary and streaming replica,
+# PgBouncer, two instances and HAProxy on 127.0.0.1; needs root (apt, pg_createcluster).
+cluster: $(VENV)/.installed ## Start the cluster; ready once HAProxy on :8080 answers /health/ready.
+	bash deploy/cluster/cluster.sh up
+
+cluster-stop: ## Stop everything `make cluster` started and drop both PostgreSQL clusters.
+	bash deploy/cluster/cluster.sh down
 
 lint: $(VENV)/.installed ## Lint, check formatting and types, and that no migration is missing.
 	$(VENV)/bin/ruff check .

@@ -6,7 +6,7 @@ from typing import Any
 
 import environ
 
-from notes_project import gunicorn_hooks
+from notes_project import gunicorn_hooks, whole_responses
 from notes_project.logs import logging_config
 
 env = environ.Env()
@@ -40,6 +40,10 @@ logconfig_dict = logging_config(
     env.str("LOG_LEVEL", default="INFO"),
     access_log=accesslog or "-",
 )
+
+# Headers leave with the body in one write: a worker killed mid-response leaves a
+# balancer nothing (which it retries elsewhere) rather than half a response.
+whole_responses.install()
 
 # ------------------------------------------------------------------------------
 # METRICS: every worker writes its counts to files; the master serves their sum

@@ -4,6 +4,7 @@ Environment: PEER_URL (the peer's collection URL, e.g. http://127.0.0.1:9000/not
 PEER_DATABASE_URL (its database, reset and filled with the same notes),
 BENCH_SIZES (default 1000,1000000), BENCH_DURATION and BENCH_WARMUP (seconds),
 BENCH_ROUNDS (paired rounds with a peer), BENCH_CONNECTIONS (default 32).
+With BENCH_URL, a running deployment is loaded instead (bench/balancer.py).
 """
 
 import json
@@ -71,8 +72,9 @@ def manage(*args, env):
 
 def prepare_database(size, env):
     """A fresh database of `size` generated notes: seconds seeding took, an admin's token, ids."""
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+    server, name = env["DATABASE_URL"].rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     manage("ensure_services", env=env)
     manage("migrate", "--noinput", env=env)
     started = time.monotonic()
@@ -259,4 +261,9 @@ def machine():
 
 
 if __name__ == "__main__":
-    main()
+    if os.environ.get("BENCH_URL"):
+        from bench.balancer import main as main_through_url
+
+        main_through_url()
+    else:
+        main()

@@ -5,6 +5,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "PEER_URL=http://127.0.0.1:9000/notes make bench"
+# The part bench/balancer.py writes; a run of the service alone keeps it.
+BALANCER_START, BALANCER_END = "<!-- balancer -->", "<!-- /balancer -->"
 
 
 def median(runs, key):
@@ -111,4 +113,9 @@ def write_report(report, notes=""):
     notes_file = ROOT / "bench" / "NOTES.md"
     if notes_file.exists():
         parts += [notes_file.read_text()]
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
+    path = ROOT / "BENCHMARKS.md"
+    old = path.read_text() if path.exists() else ""
+    if BALANCER_START in old:
+        block = old[old.index(BALANCER_START) : old.index(BALANCER_END) + len(BALANCER_END)]
+        parts += ["", block, ""]
+    path.write_text("\n".join(parts))

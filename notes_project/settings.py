@@ -60,6 +60,36 @@ DATABASES["default"].update(
 )
 
 # ------------------------------------------------------------------------------
+# MORE THAN ONE MACHINE (PgBouncer, a streaming replica; README "Running on more
+# than one machine"). Unset, nothing here changes a request.
+# ------------------------------------------------------------------------------
+# PgBouncer in transaction mode hands each transaction any server connection, so
+# a cursor must not outlive its transaction.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
+# `migrate` runs here (the primary without the pooler); its database name stays DATABASE_URL's.
+DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
+if env.str("DATABASE_REPLICA_URL", default=""):
+    _replica = env.db_url("DATABASE_REPLICA_URL")
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **{key: _replica[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")},
+        # A replica that does not answer is given up on sooner than the primary.
+        "OPTIONS": {
+            **DATABASES["default"]["OPTIONS"],
+            "connect_timeout": env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=1),
+        },
+        "TEST": {**DATABASES["default"]["TEST"], "MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["notes.replica.PrimaryReplicaRouter"]
+    # Seconds: how stale the replica may be before reads leave it, how often each
+    # process checks, and how long a user's last write keeps pinning its reads.
+    DATABASE_REPLICA_MAX_LAG = env.float("DATABASE_REPLICA_MAX_LAG", default=10)
+    DATABASE_REPLICA_CHECK_INTERVAL = env.float("DATABASE_REPLICA_CHECK_INTERVAL", default=1)
+    DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=60)
+
+# ------------------------------------------------------------------------------
 # REDIS (the shared store behind rate limits, so every worker sees one count)
 # ------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -110,6 +140,9 @@ MIDDLEWARE = [
     "notes.api.messages.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+if "replica" in DATABASES:
+    # Chooses each request's read database and records a user's writes for it.
+    MIDDLEWARE.append("notes.api.read_your_writes.ReadYourWritesMiddleware")
 
 # Bodies over this answer 413 before they are read (notes are 255 characters).
 REQUEST_BODY_LIMIT = env.int("REQUEST_BODY_LIMIT", default=64 * 1024)

@@ -1,0 +1,237 @@
+"""Reads on a streaming replica, with read-your-writes: the database router and what it consults.
+
+Installed only when DATABASE_REPLICA_URL is set (settings.py). Within a request
+(ReadYourWritesMiddleware), a read of a note goes to the replica unless:
+the request writes; the replica does not answer or is more than
+DATABASE_REPLICA_MAX_LAG seconds behind; or the user wrote recently and the
+replica has not yet replayed the primary's WAL position recorded after that
+write (GitLab's database load balancing does the same). Everything else
+(users, tokens, sessions, the admin's log) and everything outside a request
+(commands, the shell) reads and writes the primary.
+"""
+
+import functools
+import logging
+import math
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.models import Model
+from django.http import HttpRequest
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+PRIMARY = DEFAULT_DB_ALIAS
+REPLICA = "replica"
+# Models whose reads may be served by the replica. Anything not named here (tokens,
+# users, sessions, idempotency records) reads the primary, so it is never stale.
+REPLICA_MODELS = frozenset({"notes.note"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# WAL positions as byte offsets (bigint), so Python and Redis compare plain integers.
+# The insert position covers every committed write, whatever synchronous_commit says.
+# At a page boundary it points past the page header (24 bytes, 40 at a segment's
+# start), where the next record would begin, a place no replay ever ends at while the
+# primary is quiet; the end of what was written is the page's start.
+INSERTED_SQL = """
+SELECT CASE WHEN pos % pg_size_bytes(current_setting('wal_segment_size')) = 40 THEN pos - 40
+            WHEN pos % current_setting('wal_block_size')::bigint = 24 THEN pos - 24
+            ELSE pos END
+FROM (SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS pos) AS inserted
+"""
+FLUSHED_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint"
+# The replica's replayed position, and the age of the last transaction it replayed.
+# A server that is not a standby (a development setup pointing both URLs at one
+# database) has replayed everything; COALESCE does not evaluate its second call on a standby.
+REPLAYED_SQL = """
+SELECT pg_wal_lsn_diff(COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()), '0/0')::bigint,
+       CASE WHEN pg_is_in_recovery()
+            THEN extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
+            ELSE 0 END
+"""
+
+
+def position(alias: str, sql: str) -> int:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql)
+        (value,) = cursor.fetchone()
+        return int(value)
+
+
+def answers(alias: str) -> bool:
+    """Whether the connection is open or can be opened now (a persistent one is checked first)."""
+    wrapper = connections[alias]
+    try:
+        wrapper.close_if_health_check_failed()
+        wrapper.ensure_connection()
+    except DatabaseError:
+        return False
+    return True
+
+
+class ReplicaMonitor:
+    """Per process: does the replica answer, and is it at most MAX_LAG seconds behind?
+
+    Checked at most once per DATABASE_REPLICA_CHECK_INTERVAL. A replica that has
+    replayed the primary's flushed WAL is current. One that has not lacks only
+    transactions committed after the last one it replayed, so its view is at
+    most that transaction's age old: past MAX_LAG (or with none replayed since
+    it started), reads leave it. That bound holds however long the process was
+    idle, and it overstates the lag only in the moment after a quiet spell
+    before the first new commit is replayed. Threads of a worker share it; a
+    race costs at most a second check.
+    """
+
+    def __init__(self) -> None:
+        self.checked_at = -math.inf
+        self.usable = False
+        self.replayed = -1  # the highest position seen replayed
+
+    def is_usable(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked_at >= settings.DATABASE_REPLICA_CHECK_INTERVAL:
+            self.checked_at = now
+            self.usable = self.check()
+        return self.usable
+
+    def check(self) -> bool:
+        try:
+            replayed, age = self.read_replica()
+            flushed = position(PRIMARY, FLUSHED_SQL)
+        except DatabaseError as exc:
+            logger.warning("Reads go to the primary: the replica does not answer (%s)", exc)
+            return False
+        if replayed >= flushed:
+            return True
+        if age is None or age > settings.DATABASE_REPLICA_MAX_LAG:
+            logger.warning("Reads go to the primary: the replica is behind by %s s", age)
+            return False
+        return True
+
+    def read_replica(self) -> tuple[int, float | None]:
+        with connections[REPLICA].cursor() as cursor:
+            cursor.execute(REPLAYED_SQL)
+            replayed, age = cursor.fetchone()
+        self.replayed = max(self.replayed, replayed)
+        return replayed, age
+
+    def has_replayed(self, wanted: int) -> bool:
+        """Whether the replica has replayed the primary's WAL up to `wanted`."""
+        # Replay only moves forward, so a position seen before answers without a query.
+        if self.replayed >= wanted:
+            return True
+        try:
+            return self.read_replica()[0] >= wanted
+        except DatabaseError:
+            self.mark_unusable()
+            return False
+
+    def mark_unusable(self) -> None:
+        self.usable, self.checked_at = False, time.monotonic()
+
+
+@functools.lru_cache
+def redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+
+# Keeps the larger position, so two writes finishing out of order never move a pin
+# back. Lua numbers are doubles: exact for WAL offsets below 2**53 bytes (8 PiB).
+RECORD_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if not current or tonumber(current) < tonumber(ARGV[1]) then
+  return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return redis.call('EXPIRE', KEYS[1], ARGV[2])
+"""
+
+
+class WritePins:
+    """Per user, the primary's WAL position after their latest write, kept in Redis a bounded time.
+
+    Redis, not the instance's memory, so the next request finds it on any instance.
+    """
+
+    def key(self, user_id: object) -> str:
+        return f"notes:replica:written:{user_id}"
+
+    def record(self, user_id: object) -> None:
+        try:
+            written = position(PRIMARY, INSERTED_SQL)
+            client = redis_client(settings.REDIS_URL)
+            client.eval(RECORD_SCRIPT, 1, self.key(user_id), written, self.seconds())
+        except (DatabaseError, RedisError) as exc:
+            logger.warning("A write was not recorded for read-your-writes: %s", exc)
+
+    def written(self, user_id: object) -> int | None:
+        """The recorded position (0 when none); None when Redis cannot say."""
+        try:
+            value = redis_client(settings.REDIS_URL).get(self.key(user_id))
+        except RedisError as exc:
+            logger.warning("Reads go to the primary: the write pins are unavailable (%s)", exc)
+            return None
+        return int(value) if value is not None else 0
+
+    def seconds(self) -> int:
+        # Longer than the replica may lag before every read leaves it anyway.
+        lag: int = math.ceil(settings.DATABASE_REPLICA_MAX_LAG)
+        pin: int = settings.DATABASE_REPLICA_PIN_SECONDS
+        return max(pin, lag)
+
+
+monitor = ReplicaMonitor()
+pins = WritePins()
+
+
+@dataclass
+class RequestReads:
+    """The read database of one request, chosen at its first read of a note."""
+
+    request: HttpRequest
+    chosen: str | None = None
+
+    def alias(self) -> str:
+        if self.chosen is None:
+            self.chosen = self.choose()
+        return self.chosen
+
+    def choose(self) -> str:
+        if self.request.method not in SAFE_METHODS or not monitor.is_usable():
+            return PRIMARY
+        # By now the view has authenticated the user (DRF sets it on the request).
+        user = getattr(self.request, "user", None)
+        if user is not None and user.is_authenticated:
+            written = pins.written(user.pk)
+            if written is None or (written and not monitor.has_replayed(written)):
+                return PRIMARY
+        if not answers(REPLICA):
+            monitor.mark_unusable()
+            return PRIMARY
+        return REPLICA
+
+
+current_reads: ContextVar[RequestReads | None] = ContextVar("current_reads", default=None)
+
+
+class PrimaryReplicaRouter:
+    """Notes read where the current request's RequestReads says; all else uses the primary."""
+
+    def db_for_read(self, model: type[Model], **hints: object) -> str:
+        reads = current_reads.get()
+        if reads is None or model._meta.label_lower not in REPLICA_MODELS:
+            return PRIMARY
+        return reads.alias()
+
+    def db_for_write(self, model: type[Model], **hints: object) -> str:
+        return PRIMARY
+
+    def allow_relation(self, obj1: object, obj2: object, **hints: object) -> bool:
+        return True
+
+    def allow_migrate(self, db: str, app_label: str, **hints: object) -> bool:
+        return db == PRIMARY

@@ -1,0 +1,160 @@
+"""Contract, More than one machine: the parts on paper (container image, Kubernetes), and the
+settings that switch the topology on, checked offline.
+"""
+
+import fnmatch
+import json
+import os
+import re
+import runpy
+import subprocess
+import sys
+
+import kubernetes_validate  # type: ignore[import-untyped]
+import pytest
+import yaml
+from django.conf import settings
+
+from conftest import BASE_DIR
+
+DOCKERFILE = (BASE_DIR / "Dockerfile").read_text()
+DOCKERIGNORE = [
+    line.strip()
+    for line in (BASE_DIR / ".dockerignore").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
+K8S = BASE_DIR / "deploy" / "k8s"
+KUSTOMIZATION = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+GUNICORN = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+
+
+def manifests():
+    return [
+        doc
+        for name in KUSTOMIZATION["resources"]
+        for doc in yaml.safe_load_all((K8S / name).read_text())
+    ]
+
+
+def one(kind, name):
+    return next(m for m in manifests() if m["kind"] == kind and m["metadata"]["name"] == name)
+
+
+def ignored(path):
+    """Whether .dockerignore keeps `path` out of the build (its patterns, or a folder above)."""
+    return any(
+        fnmatch.fnmatch(path, pattern) or path.startswith(pattern.rstrip("/") + "/")
+        for pattern in DOCKERIGNORE
+    )
+
+
+def test_every_path_the_dockerfile_copies_exists_and_reaches_the_build():
+    copies = re.findall(r"^COPY (?!--from)(.+)$", DOCKERFILE, re.MULTILINE)
+    sources = [path for line in copies for path in line.split()[:-1]]
+
+    assert len(sources) >= 4
+    for source in sources:
+        assert (BASE_DIR / source).exists(), source
+        assert not ignored(source.rstrip("/")), source
+
+
+def test_the_image_builds_in_stages_collects_static_and_runs_the_gunicorn_config_as_non_root():
+    stages = re.findall(r"^FROM \S+ AS (\w+)$", DOCKERFILE, re.MULTILINE)
+    build, runtime = DOCKERFILE.split("AS runtime")
+
+    assert stages == ["build", "runtime"]
+    assert "manage.py collectstatic --noinput" in build
+    assert re.search(r"^USER 10001:10001$", runtime, re.MULTILINE)
+    assert '"gunicorn", "--config", "gunicorn.conf.py"' in runtime
+
+
+def test_no_env_file_and_no_secret_is_baked_into_the_image():
+    assert ignored(".env")
+    assert ignored("notes/tests")
+    assert not re.search(r"^ENV .*SECRET_KEY", DOCKERFILE, re.MULTILINE)
+    assert not re.search(r"^COPY \. ", DOCKERFILE, re.MULTILINE)
+
+
+def test_the_kustomization_lists_every_manifest_and_each_is_valid_kubernetes():
+    files = {path.name for path in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+
+    assert set(KUSTOMIZATION["resources"]) == files
+    for manifest in manifests():
+        kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
+    workloads = [m for m in manifests() if m["kind"] in {"Deployment", "Job"}]
+    pods = [workload["spec"]["template"]["spec"] for workload in workloads]
+    images = {container["image"] for pod in pods for container in pod["containers"]}
+    assert images == {image["name"] for image in KUSTOMIZATION["images"]}
+
+
+def test_the_probes_ask_for_health_with_a_host_that_allowed_hosts_lists():
+    container = one("Deployment", "notes")["spec"]["template"]["spec"]["containers"][0]
+    allowed = one("ConfigMap", "notes-settings")["data"]["ALLOWED_HOSTS"].split(",")
+
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        (host,) = container[probe]["httpGet"]["httpHeaders"]
+        assert host["name"] == "Host"
+        assert host["value"] in allowed
+
+
+def test_a_stopping_pod_gets_longer_than_prestop_and_gunicorns_graceful_stop():
+    pod = one("Deployment", "notes")["spec"]["template"]["spec"]
+    pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+
+    assert pre_stop[0] == "sleep"
+    assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + GUNICORN["graceful_timeout"]
+
+
+def test_migrations_run_in_a_job_on_the_direct_connection_and_pgbouncer_pools_transactions():
+    job = one("Job", "notes-migrate")["spec"]["template"]["spec"]["containers"][0]
+    ini = one("ConfigMap", "pgbouncer")["data"]["pgbouncer.ini"]
+    app_settings = one("ConfigMap", "notes-settings")["data"]
+
+    assert job["command"][-2:] == ["migrate", "--noinput"]
+    assert "pool_mode = transaction" in ini
+    assert app_settings["DATABASE_DISABLE_SERVER_SIDE_CURSORS"] == "true"
+    assert one("Service", "pgbouncer")["spec"]["ports"][0]["port"] == 6432
+
+
+def test_the_budget_the_autoscaler_and_the_service_all_point_at_the_deployment():
+    deployment = one("Deployment", "notes")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    hpa = one("HorizontalPodAutoscaler", "notes")["spec"]
+
+    assert one("Service", "notes")["spec"]["selector"].items() <= labels.items()
+    assert one("PodDisruptionBudget", "notes")["spec"]["selector"]["matchLabels"] == labels
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "notes"}
+    assert hpa["minReplicas"] >= 2
+
+
+def test_without_a_replica_url_no_router_or_middleware_touches_a_request():
+    assert "replica" not in settings.DATABASES
+    assert not settings.DATABASE_ROUTERS
+    assert not any("read_your_writes" in name for name in settings.MIDDLEWARE)
+
+
+@pytest.mark.parametrize("cursors", ["true", "false"])
+def test_with_a_replica_url_reads_are_routed_and_the_replica_alias_is_configured(cursors):
+    env = {
+        **os.environ,
+        "DATABASE_REPLICA_URL": "postgres://reader:secret@replica.example:5433/notes",
+        "DATABASE_DISABLE_SERVER_SIDE_CURSORS": cursors,
+    }
+    code = (
+        "import json, django; from django.conf import settings; django.setup();"
+        "print(json.dumps([settings.DATABASES, settings.DATABASE_ROUTERS, settings.MIDDLEWARE],"
+        " default=str))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+    databases, routers, middleware = json.loads(result.stdout)
+
+    replica = databases["replica"]
+    assert [replica[key] for key in ("HOST", "PORT", "USER")] == ["replica.example", 5433, "reader"]
+    assert replica["TEST"]["MIRROR"] == "default"
+    assert databases["default"]["DISABLE_SERVER_SIDE_CURSORS"] is (cursors == "true")
+    assert routers == ["notes.replica.PrimaryReplicaRouter"]
+    assert middleware[-1] == "notes.api.read_your_writes.ReadYourWritesMiddleware"
