@@ -157,8 +157,10 @@ def test_a_killed_worker_is_replaced_and_only_its_requests_fail(live_server_proc
     with WriteLoad(url, token.key) as load:
         os.kill(next(iter(before)), signal.SIGKILL)
 
-    # Only the requests the killed worker's threads were serving can fail.
-    assert len(load.failures()) <= THREADS, load.failures()
+    # Only the requests the killed worker held can fail: a gthread worker
+    # accepts connections beyond its threads and queues them, so that is up to
+    # one in flight per client, and no client fails twice.
+    assert len(load.failures()) <= len(load.threads), load.failures()
     assert all(not str(f).startswith("5") for f in load.failures())
     assert_every_acknowledged_write_is_stored(load)
     assert until(lambda: len(workers_of(server)) == len(before))
