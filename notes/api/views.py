@@ -9,12 +9,13 @@ from rest_framework.reverse import reverse
 
 from notes.api.conditional import ConditionalRequestsMixin, conditional_schema
 from notes.api.filters import NoteFilter
+from notes.api.idempotency import IdempotentWritesMixin
 from notes.api.serializers import NoteSerializer
 from notes.models import ORDERING_FIELDS, Note
 
 
 @conditional_schema
-class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet):
+class NoteViewSet(IdempotentWritesMixin, ConditionalRequestsMixin, viewsets.ModelViewSet):
     """Notes: create, list, search, read, change, delete and send them."""
 
     queryset = Note.objects.all()
