@@ -1,4 +1,4 @@
-"""Contract, Retries are safe: a write retried with its Idempotency-Key answers the first outcome."""
+"""Contract, Retries are safe: a write retried with its Idempotency-Key gets its first outcome."""
 
 import psycopg
 import pytest

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from notes.database_timeouts import lift_in_transaction
 from notes.models import Note
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "notes.json"
@@ -78,7 +79,10 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def seed_fake(self, count, fake):
-        # One transaction keeps it all-or-nothing.
+        # One transaction keeps it all-or-nothing; a big load outlasts the
+        # statement timeout meant for requests, and may wait for the table lock.
+        with connection.cursor() as cursor:
+            lift_in_transaction(cursor)
         if count < self.rebuild_indexes_from:
             self.copy_rows(count, fake)
         else:
