@@ -28,24 +28,20 @@ class ChunkedBodyLimit:
 
     def __init__(self, application):
         self.application = application
+        # Read once: a settings lookup costs a request more than the rest of this.
+        self.limit = settings.REQUEST_BODY_LIMIT
 
     def __call__(self, environ, start_response):
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not environ.get("CONTENT_LENGTH"):
-            body = environ["wsgi.input"].read(settings.REQUEST_BODY_LIMIT + 1)
+            body = environ["wsgi.input"].read(self.limit + 1)
             environ["wsgi.input"] = BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
         # Only a refused body closes the connection; other requests pass straight through.
-        if declared_length(environ.get("CONTENT_LENGTH")) > settings.REQUEST_BODY_LIMIT:
+        length = environ.get("CONTENT_LENGTH")
+        if length and length.isdigit() and int(length) > self.limit:
             start_response = closing(start_response)
         return self.application(environ, start_response)
-
-
-def declared_length(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
 
 
 def closing(start_response):
@@ -68,13 +64,14 @@ class AsgiBodyLimit:
 
     def __init__(self, application):
         self.application = application
+        self.limit = settings.REQUEST_BODY_LIMIT
 
     async def __call__(self, scope, receive, send):
         headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
         if scope["type"] != "http" or b"content-length" in headers:
             return await self.application(scope, receive, send)
         body, more = b"", True
-        while more and len(body) <= settings.REQUEST_BODY_LIMIT:
+        while more and len(body) <= self.limit:
             message = await receive()
             if message["type"] != "http.request":
                 return None  # the client went away
@@ -112,7 +109,11 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if declared_length(request.META.get("CONTENT_LENGTH")) > settings.REQUEST_BODY_LIMIT:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.REQUEST_BODY_LIMIT:
             limit = describe_limit(settings.REQUEST_BODY_LIMIT)
             envelope = error_envelope(413, "request_too_large", f"Request body over {limit}.")
             response = JsonResponse(envelope, status=413)
