@@ -143,6 +143,7 @@ def test_under_gunicorn_an_edit_of_a_locked_note_is_a_409(tmp_path, token, held_
             f"{url}/api/notes/{held_note.pk}/",
             json={"content": "while locked"},
             headers={"Authorization": f"Token {token.key}"},
+            timeout=20,
         )
 
     assert_answers_http(response, 409, "lock_timeout")
@@ -155,6 +156,7 @@ def test_under_gunicorn_a_statement_past_its_timeout_is_a_503(tmp_path, token, h
         response = requests.post(
             f"{url}/api/notes/{held_note.pk}/send/",
             headers={"Authorization": f"Token {token.key}"},
+            timeout=20,
         )
 
     assert_answers_http(response, 503, "query_timeout")
