@@ -113,7 +113,3 @@ class Note(models.Model):
         if row is None:
             raise DatabaseError("The note to save no longer exists.")
         (self.updated_at,) = row
-
-
-# Registers the idempotency-key model, which lives with its queries (migration 0003).
-from notes.idempotency import IdempotencyKey  # noqa: E402, F401

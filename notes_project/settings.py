@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "notes",
+    "notes.idempotency",
 ]
 
 MIDDLEWARE = [

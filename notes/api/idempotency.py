@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from notes import idempotency
+from notes.idempotency import store
 
 # The contract's rule: 1 to 255 visible ASCII characters, "!" to "~".
 KEY_PATTERN = r"^[!-~]{1,255}$"
@@ -69,9 +69,9 @@ class KeyedHandler:
     def __call__(self, request, *args, **kwargs):
         user_id, fingerprint = request.user.pk, fingerprint_of(request)
         with transaction.atomic():
-            if not idempotency.try_lock(user_id, self.key):
+            if not store.try_lock(user_id, self.key):
                 raise KeyInProgress()
-            stored = idempotency.find(user_id, self.key)
+            stored = store.find(user_id, self.key)
             if stored is not None:
                 if stored.fingerprint != fingerprint:
                     raise KeyReused()
@@ -85,8 +85,8 @@ class KeyedHandler:
                 transaction.set_rollback(True)
                 return response
             try:
-                idempotency.store(user_id, self.key, outcome_of(response, fingerprint))
-            except idempotency.KeyStillLive:
+                store.save(user_id, self.key, outcome_of(response, fingerprint))
+            except store.KeyStillLive:
                 raise KeyInProgress() from None
         return response
 
@@ -103,8 +103,8 @@ def fingerprint_of(request) -> bytes:
     return digest.digest()
 
 
-def outcome_of(response, fingerprint: bytes) -> idempotency.Outcome:
-    return idempotency.Outcome(
+def outcome_of(response, fingerprint: bytes) -> store.Outcome:
+    return store.Outcome(
         fingerprint=fingerprint,
         status=response.status_code,
         body=bytes(response.content),
@@ -114,7 +114,7 @@ def outcome_of(response, fingerprint: bytes) -> idempotency.Outcome:
     )
 
 
-def replay(stored: idempotency.Outcome) -> Response:
+def replay(stored: store.Outcome) -> Response:
     """The first response again: status, body, Content-Type, Location and ETag."""
     response = Response(status=stored.status)
     response.content = stored.body  # marks it rendered: the stored bytes are sent as they are

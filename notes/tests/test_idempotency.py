@@ -8,7 +8,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from conftest import server_params
-from notes.idempotency import LOCK_SQL, IdempotencyKey
+from notes.idempotency.models import IdempotencyKey
+from notes.idempotency.store import LOCK_SQL
 from notes.models import Note
 
 KEY = "3f0c5e1a-retry-of-this-write"

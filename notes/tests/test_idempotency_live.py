@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from conftest import gunicorn
-from notes.idempotency import IdempotencyKey
+from notes.idempotency.models import IdempotencyKey
 from notes.models import Note
 from notes.tests.tcp_proxy import TcpProxy
 from notes.tests.test_faults import live_server_process, until  # noqa: F401

@@ -1,10 +1,8 @@
-"""Idempotency keys: the stored outcome of a write, kept with it in one transaction for 24 hours."""
+"""The idempotency-key queries: the stored outcome of a write, kept with it for 24 hours."""
 
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.db import connection, models
-from django.db.models.functions import Now
+from django.db import connection
 
 # How long an outcome is replayed. Older keys count as unused, and are deleted
 # lazily (see STORE_SQL) and by `manage.py purge_idempotency_keys`.
@@ -55,31 +53,6 @@ DELETE FROM idempotency_keys WHERE (user_id, key) IN (
 """
 
 
-class IdempotencyKey(models.Model):
-    """One user's key and the outcome of the request that first used it."""
-
-    pk = models.CompositePrimaryKey("user", "key")
-    # The primary key's first column already indexes the user.
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False)
-    key = models.CharField(max_length=255)
-    # SHA-256 of method, path and body: a reuse for another request is told apart.
-    fingerprint = models.BinaryField()
-    status = models.PositiveSmallIntegerField()
-    body = models.BinaryField()
-    # Response headers; empty when the response had none.
-    content_type = models.CharField(max_length=255, blank=True)
-    location = models.CharField(max_length=2048, blank=True)
-    etag = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(db_default=Now())
-
-    class Meta:
-        db_table = "idempotency_keys"
-        indexes = [models.Index(fields=["created_at"], name="idempotency_keys_created_idx")]
-
-    def __str__(self):
-        return f"{self.key} ({self.status})"
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What a keyed request answered: replayed as it was."""
@@ -114,7 +87,7 @@ def find(user_id: int, key: str) -> Outcome | None:
     return Outcome(bytes(fingerprint), status, bytes(body), *(value or None for value in headers))
 
 
-def store(user_id: int, key: str, outcome: Outcome) -> None:
+def save(user_id: int, key: str, outcome: Outcome) -> None:
     """Store the outcome in the current transaction, the one that made the write."""
     headers = {name: getattr(outcome, name) or "" for name in ("content_type", "location", "etag")}
     params = {"user": user_id, "key": key, **outcome.__dict__, **headers}

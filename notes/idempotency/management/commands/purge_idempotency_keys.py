@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from notes import idempotency
+from notes.idempotency import store
 
 
 class Command(BaseCommand):
@@ -12,5 +12,5 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=10_000, help="rows per DELETE")
 
     def handle(self, *args, batch, **options):
-        deleted = idempotency.purge(batch)
+        deleted = store.purge(batch)
         self.stdout.write(f"Deleted {deleted} expired idempotency key(s).")

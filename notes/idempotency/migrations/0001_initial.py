@@ -7,8 +7,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    initial = True
+
     dependencies = [
-        ("notes", "0002_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
