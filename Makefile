@@ -5,8 +5,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 CHROMIUM := /usr/bin/chromium
+# Every target here is for development: read the development defaults in .env
+# (the settings read it only when asked; DJANGO_READ_DOT_ENV_FILE=false opts out).
+export DJANGO_READ_DOT_ENV_FILE ?= true
 
-.PHONY: run dev test bench profile lint format lock services migrate static seed clean cluster cluster-stop
+.PHONY: run dev test bench soak profile lint format lock services migrate static seed clean cluster cluster-stop
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -20,6 +23,9 @@ test: lint services $(CHROMIUM) ## Lint, then run the whole test suite against t
 bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; PEER_URL=... adds a peer.
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.bench
+
+soak: services ## Mixed traffic at 70% of capacity for SOAK_SECONDS (default 300); 5xx, lost writes, p99, memory.
+	$(PY) -m bench.soak
 
 profile: $(VENV)/.installed services ## CPU µs per request in process (health, GET, PUT, POST).
 	$(PY) -m bench.profile

@@ -143,6 +143,9 @@ def gunicorn(log_dir, **settings):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_live(url, server, log)
+        # The first worker may answer before the last has forked: tests that
+        # count workers (kill one, reload) need them all.
+        _wait_until(lambda: len(children_of(server.pid)) == int(env["WEB_CONCURRENCY"]), log)
         yield url, server, log
     finally:
         server.terminate()
@@ -157,6 +160,28 @@ def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
     # daily window, so no window boundary falls inside that test).
     with gunicorn(log_dir, NOTES_THROTTLE_ANON="30/day") as (url, _, _):
         yield url
+
+
+def children_of(pid):
+    """The processes whose parent is `pid` (gunicorn forks workers from more than one thread)."""
+    children = set()
+    for child in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{child}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            children.add(int(child))
+    return children
+
+
+def _wait_until(condition, log, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gunicorn did not start every worker:\n{log.read_text()}")
+        time.sleep(0.1)
 
 
 def _wait_until_live(url, server, log, timeout=30):

@@ -1,4 +1,4 @@
-"""gunicorn settings, from the same environment (and .env) as the app."""
+"""gunicorn settings, from the same environment (and, when asked, .env) as the app."""
 
 import multiprocessing
 from pathlib import Path
@@ -10,7 +10,9 @@ from notes_project import gunicorn_hooks, whole_responses
 from notes_project.logs import logging_config
 
 env = environ.Env()
-environ.Env.read_env(Path(__file__).resolve().parent / ".env")
+# Like the settings: the development defaults only when asked (the Makefile asks).
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
+    environ.Env.read_env(Path(__file__).resolve().parent / ".env")
 
 wsgi_app = "notes_project.wsgi:application"
 bind = f"{env.str('HOST', default='127.0.0.1')}:{env.int('PORT', default=8000)}"

@@ -1,8 +1,16 @@
 """The notes app."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class NotesConfig(AppConfig):
     name = "notes"
     default_auto_field = "django.db.models.AutoField"
+
+    def ready(self):
+        from notes import database_timeouts
+
+        # Sent once per migrate for this app, before any migration and after all.
+        pre_migrate.connect(database_timeouts.lift_for_migrate, sender=self)
+        post_migrate.connect(database_timeouts.restore_after_migrate, sender=self)

@@ -6,4 +6,9 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_project.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from notes.api.body_limit import AsgiBodyLimit  # noqa: E402 (needs Django set up)
+
+# Chunked bodies are bounded here as in wsgi.py: Django would read them whole.
+application = AsgiBodyLimit(django_application)

@@ -11,8 +11,12 @@ from notes_project.logs import logging_config
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# Real environment variables win over the committed development defaults.
-environ.Env.read_env(BASE_DIR / ".env")
+# The committed .env holds development defaults (DEBUG on, a public key), so it
+# is read only when asked, as cookiecutter-django does: the Makefile and the
+# test settings ask. A deploy that sets nothing gets DEBUG off and no key.
+# Real environment variables win over it.
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
+    environ.Env.read_env(BASE_DIR / ".env")
 
 # The key committed in .env: good enough for a laptop, never for production.
 DEVELOPMENT_SECRET_KEY = "django-insecure-notes-development-key-do-not-use-in-production"
@@ -58,6 +62,18 @@ DATABASES["default"].update(
     # content counts characters, so every database must be UTF-8.
     TEST={"CHARSET": "UTF8", "TEMPLATE": "template0"},
 )
+# Server-side limits in milliseconds, so one stuck query or lock wait cannot hold
+# a worker thread for long. Sent as libpq startup options, they hold from a
+# connection's first query. Empty turns one off; both empty send no `options`
+# at all, which PgBouncer refuses (behind it, set them on the role instead).
+DATABASE_TIMEOUTS = {
+    "statement_timeout": env.str("DATABASE_STATEMENT_TIMEOUT", default="10000"),
+    "lock_timeout": env.str("DATABASE_LOCK_TIMEOUT", default="5000"),
+}
+if not all(value.isdigit() for value in DATABASE_TIMEOUTS.values() if value):
+    raise ImproperlyConfigured("DATABASE_*_TIMEOUT take milliseconds: digits, or empty for none.")
+if options := " ".join(f"-c {name}={ms}" for name, ms in DATABASE_TIMEOUTS.items() if ms):
+    DATABASES["default"]["OPTIONS"]["options"] = options
 
 # ------------------------------------------------------------------------------
 # MORE THAN ONE MACHINE (PgBouncer, a streaming replica; README "Running on more
@@ -121,6 +137,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "notes",
+    "notes.idempotency",
 ]
 
 MIDDLEWARE = [

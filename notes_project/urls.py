@@ -30,3 +30,6 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Django's 400s (a Host outside ALLOWED_HOSTS among them) in the error envelope under /api/.
+handler400 = "notes.api.errors.bad_request"

@@ -3,24 +3,19 @@
 import logging
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
+from django.core.exceptions import DisallowedHost
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler, set_rollback
 
+from notes.api import database_errors
 from notes.api.envelope import Envelope, EnvelopeJSONRenderer
 
 logger = logging.getLogger(__name__)
-
-
-class DatabaseUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The database is unavailable; try again shortly."
-    default_code = "database_unavailable"
-    # Seconds a client should wait before retrying; DRF sends it as Retry-After.
-    wait = 5
 
 
 def error_envelope(status_code: int, code: str, message: str, details: Any = None) -> Envelope:
@@ -43,9 +38,7 @@ def _envelope_for(exc: Exception, response: Response) -> Envelope:
 
 def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's handler (statuses, headers, rollback), with bodies put in the error envelope."""
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        logger.warning("Database unavailable: %s", exc)
-        exc = DatabaseUnavailable()
+    exc = database_errors.answer_for(exc)
     response = exception_handler(exc, context)
     if response is None:
         # Unexpected: logged with its traceback, answered without one.
@@ -71,3 +64,14 @@ class UnknownEndpointView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         raise exceptions.NotFound("No API endpoint at this path.")
+
+
+def bad_request(request, exception):
+    """Django's 400 (a Host outside ALLOWED_HOSTS, say): enveloped JSON under /api/ and /health/."""
+    if not request.path.startswith(("/api/", "/health/")) and request.path != "/api":
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, DisallowedHost):
+        code, message = "disallowed_host", "The Host header names no host this service serves."
+    else:
+        code, message = "bad_request", "The request is malformed."
+    return JsonResponse(error_envelope(400, code, message), status=400)

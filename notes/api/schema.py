@@ -8,6 +8,9 @@ from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
+from notes.api import idempotency
+from notes.api.body_limit import describe_limit
+
 if TYPE_CHECKING:
     from rest_framework.serializers import Serializer
 
@@ -38,18 +41,33 @@ ERROR_COMPONENT = ResolvedComponent(  # type: ignore[no-untyped-call]
 )
 
 ERROR_DESCRIPTIONS = {
-    "400": "Malformed JSON, failed validation or a bad query parameter.",
+    "400": (
+        "Malformed JSON, failed validation, a bad query parameter or a malformed Idempotency-Key."
+    ),
     "401": "No or bad credentials.",
     "403": "Authenticated but not allowed.",
     "404": "No such note, or nothing to send.",
     "406": "No acceptable response media type (see Accept).",
+    "409": (
+        "A concurrent request is in the way, and nothing was written: the request with this "
+        "Idempotency-Key is still running (idempotency_key_in_progress), or the write collided "
+        "with another (write_conflict, lock_timeout). Retry after Retry-After."
+    ),
     "412": "If-Match names a version that is no longer current; nothing changed.",
-    "413": "Request body over 64 KiB.",
+    "413": "Request body over {limit}; the connection is closed.",
     "415": "Body media type not accepted.",
+    "422": (
+        "This Idempotency-Key was already used for another request (method, path or body); "
+        "nothing was written."
+    ),
     "429": "Rate limit exceeded; see Retry-After.",
     "500": "Unexpected error.",
-    "503": "Database unavailable; see Retry-After.",
+    "503": "Database unavailable, or a query timed out; see Retry-After.",
 }
+
+# Answers that tell the client when to try again.
+RETRY_AFTER_STATUSES = {"409", "429", "503"}
+RETRY_AFTER = {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}
 
 
 class EnvelopeAutoSchema(AutoSchema):
@@ -60,6 +78,10 @@ class EnvelopeAutoSchema(AutoSchema):
         if self.method in ("GET", "HEAD") and settings.NOTES_PUBLIC_READ and {} not in auth:
             auth.append({})
         return auth
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = super().get_override_parameters()
+        return parameters + idempotency.schema_parameters(self.view)
 
     def _map_basic_serializer(self, serializer: Serializer[Any], direction: str) -> dict[str, Any]:
         schema: dict[str, Any] = super()._map_basic_serializer(  # type: ignore[no-untyped-call]
@@ -108,17 +130,21 @@ class EnvelopeAutoSchema(AutoSchema):
         self, direction: Literal["request", "response"] = "response"
     ) -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if "204" in responses and (headers := self._get_response_headers_for_code("204")):
+            # drf-spectacular leaves a DELETE's 204 without the headers declared for it.
+            responses["204"]["headers"] = headers
         if self.method == "GET" and "{" in self.path:
             responses["304"] = {"description": "Not modified: If-None-Match holds the ETag."}
         self.registry.register_on_missing(ERROR_COMPONENT)
+        limit = describe_limit(settings.REQUEST_BODY_LIMIT)
         for code in self.error_statuses():
-            responses.setdefault(
-                code,
-                {
-                    "description": ERROR_DESCRIPTIONS[code],
-                    "content": {"application/json": {"schema": ERROR_COMPONENT.ref}},
-                },
-            )
+            response = {
+                "description": ERROR_DESCRIPTIONS[code].format(limit=limit),
+                "content": {"application/json": {"schema": ERROR_COMPONENT.ref}},
+            }
+            if code in RETRY_AFTER_STATUSES:
+                response["headers"] = {"Retry-After": RETRY_AFTER}
+            responses.setdefault(code, response)
         return responses
 
     def error_statuses(self) -> list[str]:
@@ -130,11 +156,14 @@ class EnvelopeAutoSchema(AutoSchema):
         if self.view.throttle_classes:
             codes |= {"429"}
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
-            codes |= {"403"}
+            # 409: a write can collide with a concurrent one (or its key still be running).
+            codes |= {"403", "409"}
         if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer():
             codes |= {"400", "413", "415"}
         if self.method in ("PUT", "PATCH", "DELETE"):
             codes |= {"412"}
+        if idempotency.applies_to(self.view):
+            codes |= {"400", "422"}
         if self._is_list_view() and self.method == "GET":
             codes |= {"400"}
         if "{" in self.path or self.path.rstrip("/").endswith("send-next"):

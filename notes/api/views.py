@@ -13,6 +13,7 @@ from rest_framework.reverse import reverse
 from notes import selectors, services
 from notes.api.conditional import ConditionalRequestsMixin, conditional_schema
 from notes.api.filters import NoteFilter
+from notes.api.idempotency import IdempotentWritesMixin
 from notes.api.serializers import NoteSerializer
 from notes.models import DEFAULT_ORDERING, ORDERING_FIELDS, Note
 
@@ -28,7 +29,7 @@ class NoteBusy(exceptions.APIException):
 
 
 @conditional_schema
-class NoteViewSet(ConditionalRequestsMixin, viewsets.ModelViewSet[Note]):
+class NoteViewSet(IdempotentWritesMixin, ConditionalRequestsMixin, viewsets.ModelViewSet[Note]):
     """Notes: create, list, search, read, change, delete and send them."""
 
     # Lists and searches go through the ORM (django-filter, keyset pagination);

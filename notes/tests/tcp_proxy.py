@@ -1,4 +1,4 @@
-"""A TCP proxy the tests can cut, to make the database unreachable and bring it back."""
+"""A TCP proxy the tests can cut: the database unreachable and back, or a server's answers lost."""
 
 import contextlib
 import socket
@@ -6,7 +6,11 @@ import threading
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; stop() drops every connection and refuses new ones."""
+    """Forwards 127.0.0.1:<port> to a target; stop() drops every connection and refuses new ones.
+
+    lose_responses(n) cuts the next n connections as the target starts to
+    answer: the request was served, the client never hears how.
+    """
 
     def __init__(self, target_host, target_port):
         self.target = (target_host, int(target_port))
@@ -14,6 +18,18 @@ class TcpProxy:
         self.listener = None
         self.connections = []
         self.lock = threading.Lock()
+        self.responses_to_lose = 0
+
+    def lose_responses(self, count=1):
+        with self.lock:
+            self.responses_to_lose = count
+
+    def _lose_this_response(self):
+        with self.lock:
+            if self.responses_to_lose <= 0:
+                return False
+            self.responses_to_lose -= 1
+            return True
 
     def start(self):
         self.listener = socket.create_server(("127.0.0.1", self.port or 0))
@@ -41,14 +57,23 @@ class TcpProxy:
                 return
             with self.lock:
                 self.connections += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            for source, sink, answers in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(
+                    target=self._pipe, args=(source, sink, answers), daemon=True
+                ).start()
 
-    @staticmethod
-    def _pipe(source, sink):
+    def _pipe(self, source, sink, answers):
         try:
             while data := source.recv(65536):
+                if answers and self._lose_this_response():
+                    # The answer is never forwarded; shutdown() also wakes the other
+                    # direction's thread, blocked on the client, which close() would not.
+                    for end in (source, sink):
+                        with contextlib.suppress(OSError):
+                            end.shutdown(socket.SHUT_RDWR)
+                    break
                 sink.sendall(data)
+                answers = False  # only a connection's first answer may be lost
         except OSError:
             pass
         finally:

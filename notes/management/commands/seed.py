@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm  # type: ignore[import-untyped]
 
+from notes.database_timeouts import lift_in_transaction
 from notes.models import Note
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "notes.json"
@@ -84,6 +85,10 @@ class Command(BaseCommand):
     @transaction.atomic
     def seed_fake(self, count: int, fake: FakeNotes) -> None:
         # One transaction keeps it all-or-nothing.
+        # A big load outlasts the statement timeout meant for requests, and may
+        # wait for the table lock.
+        with connection.cursor() as cursor:
+            lift_in_transaction(cursor)
         if count < self.rebuild_indexes_from:
             self.copy_rows(count, fake)
         else:
