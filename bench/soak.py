@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import requests
@@ -52,7 +53,8 @@ class Soak:
 
         Latency counts from when an operation was due, so a backlog shows in it.
         """
-        due, start = queue.Queue(), time.monotonic()
+        due: queue.Queue[Any] = queue.Queue()
+        start = time.monotonic()
         sampler = threading.Thread(target=self.sample_memory, args=(start, seconds), daemon=True)
         sampler.start()
 
@@ -92,12 +94,14 @@ class Soak:
     def run(self, database_url: str, seconds: float, load: float, capacity_seconds: float):
         """Measure, hold, check: the whole soak, as a dict."""
         with psycopg.connect(database_url) as conn:
-            sends_before = dict(conn.execute("SELECT id, times_sent FROM notes").fetchall())
+            sends_before: dict[int, int] = dict(
+                conn.execute("SELECT id, times_sent FROM notes").fetchall()
+            )
         capacity = self.capacity(capacity_seconds)
         ledger = self.traffic.ledger
-        before = {"statuses": ledger.statuses.copy(), "samples": len(ledger.samples)}
+        before_statuses, before_samples = ledger.statuses.copy(), len(ledger.samples)
         self.hold(load * capacity, seconds)
-        statuses = ledger.statuses - before["statuses"]
+        statuses = ledger.statuses - before_statuses
         return {
             "seconds": seconds,
             "load": load,
@@ -105,11 +109,11 @@ class Soak:
             "target_ops_per_second": round(load * capacity, 1),
             "achieved_ops_per_second": round(len(self.done) / seconds, 1),
             "clients": self.clients,
-            "requests": len(ledger.samples) - before["samples"],
+            "requests": len(ledger.samples) - before_samples,
             "statuses": dict(sorted(statuses.items())),
             "5xx": sum(count for status, count in statuses.items() if status >= 500),
             "5xx_while_measuring_capacity": sum(
-                count for status, count in before["statuses"].items() if status >= 500
+                count for status, count in before_statuses.items() if status >= 500
             ),
             "connection_errors": sum(ledger.errors.values()),
             "retries": ledger.retries,

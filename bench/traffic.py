@@ -202,19 +202,21 @@ class Traffic:
 def verify(ledger: Ledger, database_url: str, run_id: str, sends_before: dict) -> dict:
     """Lost and duplicated writes, counted against what the database holds."""
     with psycopg.connect(database_url) as conn:
-        keyed = dict(
+        keyed: dict[str, int] = dict(
             conn.execute(
                 "SELECT content, count(*) FROM notes WHERE content LIKE %s GROUP BY content",
                 [f"soak {run_id} k %"],
             ).fetchall()
         )
-        plain = dict(
+        plain: dict[str, int] = dict(
             conn.execute(
                 "SELECT content, count(*) FROM notes WHERE content LIKE %s GROUP BY content",
                 [f"soak {run_id} p %"],
             ).fetchall()
         )
-        sends_after = dict(conn.execute("SELECT id, times_sent FROM notes").fetchall())
+        sends_after: dict[int, int] = dict(
+            conn.execute("SELECT id, times_sent FROM notes").fetchall()
+        )
     created = {f"soak {run_id} k {key}" for key in ledger.creates}
     sent = {
         note: sends_after.get(note, 0) - sends_before.get(note, 0)

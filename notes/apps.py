@@ -8,7 +8,7 @@ class NotesConfig(AppConfig):
     name = "notes"
     default_auto_field = "django.db.models.AutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from notes import database_timeouts
 
         # Sent once per migrate for this app, before any migration and after all.

@@ -11,4 +11,4 @@ django_application = get_asgi_application()
 from notes.api.body_limit import AsgiBodyLimit  # noqa: E402 (needs Django set up)
 
 # Chunked bodies are bounded here as in wsgi.py: Django would read them whole.
-application = AsgiBodyLimit(django_application)
+application = AsgiBodyLimit(django_application)  # type: ignore[arg-type]

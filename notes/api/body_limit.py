@@ -1,6 +1,6 @@
 """Request bodies over REQUEST_BODY_LIMIT answer 413 before anything reads them, and close."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from io import BytesIO
 from typing import Any
 
@@ -10,6 +10,12 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from notes.api.errors import error_envelope
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+StartResponse = Callable[..., Any]
+# ASGI's scope, receive, send and application.
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def describe_limit(limit: int) -> str:
@@ -50,10 +56,10 @@ class ChunkedBodyLimit:
         return self.application(environ, start_response)
 
 
-def closing(start_response):
+def closing(start_response: StartResponse) -> StartResponse:
     """A WSGI start_response that turns the app's `Connection: close` into the server's close."""
 
-    def start(status, headers, exc_info=None):
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         if ("Connection", "close") in headers:
             headers = [header for header in headers if header[0] != "Connection"]
             # gunicorn's start_response is a method of its response, which can force a close.
@@ -68,11 +74,11 @@ def closing(start_response):
 class AsgiBodyLimit:
     """ASGI middleware: the same for ASGI servers, which hand Django a chunked body unbounded."""
 
-    def __init__(self, application):
+    def __init__(self, application: ASGIApplication) -> None:
         self.application = application
-        self.limit = settings.REQUEST_BODY_LIMIT
+        self.limit: int = settings.REQUEST_BODY_LIMIT
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
         if scope["type"] != "http" or b"content-length" in headers:
             return await self.application(scope, receive, send)
@@ -88,7 +94,7 @@ class AsgiBodyLimit:
         return await self.application(scope, replaying(body, receive), send)
 
 
-def replaying(body: bytes, receive):
+def replaying(body: bytes, receive: Receive) -> Receive:
     """An ASGI receive that gives the buffered body as the whole body, then only what is not body.
 
     Django listens for the client's disconnect after the body; the rest of a
@@ -96,7 +102,7 @@ def replaying(body: bytes, receive):
     """
     sent = False
 
-    async def receive_again():
+    async def receive_again() -> dict[str, Any]:
         nonlocal sent
         if not sent:
             sent = True

@@ -57,7 +57,7 @@ def answer_for(exc: Exception) -> Exception:
     if not isinstance(exc, (OperationalError, InterfaceError)):
         return exc
     sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    answer = TRANSIENT.get(sqlstate, DatabaseUnavailable)
+    answer = TRANSIENT.get(sqlstate or "", DatabaseUnavailable)
     logger.warning(
         "Database error answered %s (SQLSTATE %s)", answer.default_code, sqlstate, exc_info=exc
     )

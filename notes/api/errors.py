@@ -4,7 +4,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import DisallowedHost
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
@@ -66,7 +66,7 @@ class UnknownEndpointView(APIView):
         raise exceptions.NotFound("No API endpoint at this path.")
 
 
-def bad_request(request, exception):
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponseBase:
     """Django's 400 (a Host outside ALLOWED_HOSTS, say): enveloped JSON under /api/ and /health/."""
     if not request.path.startswith(("/api/", "/health/")) and request.path != "/api":
         return defaults.bad_request(request, exception)

@@ -3,15 +3,25 @@
 import hashlib
 import json
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.http.request import RawPostDataException
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notes.idempotency import store
+
+if TYPE_CHECKING:
+    from rest_framework.viewsets import GenericViewSet
+
+    _ViewSet = GenericViewSet[Any]
+else:
+    _ViewSet = object
 
 # The contract's rule: 1 to 255 visible ASCII characters, "!" to "~".
 KEY_PATTERN = r"^[!-~]{1,255}$"
@@ -34,21 +44,21 @@ class KeyReused(exceptions.APIException):
     default_code = "idempotency_key_reused"
 
 
-class IdempotentWritesMixin:
+class IdempotentWritesMixin(_ViewSet):
     """For a view set: writes that carry an Idempotency-Key run once per user and key."""
 
     idempotent_actions = frozenset(
         {"create", "update", "partial_update", "destroy", "send", "send_next"}
     )
 
-    def initial(self, request, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         # The whole cost to a request without the header is this one lookup.
         key = request._request.META.get("HTTP_IDEMPOTENCY_KEY")
         if key is not None and self.action in self.idempotent_actions:
             self.run_once(request, key)
 
-    def run_once(self, request, key: str) -> None:
+    def run_once(self, request: Request, key: str) -> None:
         """Replace this request's handler by one that runs it at most once per key."""
         if not VALID_KEY.match(key):
             raise exceptions.ValidationError(
@@ -56,18 +66,20 @@ class IdempotentWritesMixin:
             )
         # Writes need a user (the permissions saw to it); keys are theirs alone.
         if request.user.is_authenticated:
-            method = request.method.lower()
+            method = (request.method or "").lower()
             setattr(self, method, KeyedHandler(self, getattr(self, method), key))
 
 
 class KeyedHandler:
     """Runs a view's handler inside one transaction with the lookup and the stored outcome."""
 
-    def __init__(self, view, handler, key: str):
+    def __init__(self, view: Any, handler: Callable[..., Response], key: str) -> None:
         self.view, self.handler, self.key = view, handler, key
 
-    def __call__(self, request, *args, **kwargs):
-        user_id, fingerprint = request.user.pk, fingerprint_of(request)
+    def __call__(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        user_id = request.user.pk
+        assert user_id is not None  # run_once keyed only authenticated requests
+        fingerprint = fingerprint_of(request)
         with transaction.atomic():
             if not store.try_lock(user_id, self.key):
                 raise KeyInProgress()
@@ -79,6 +91,7 @@ class KeyedHandler:
             response = self.handler(request, *args, **kwargs)
             # Finalized and rendered here, so what is stored is what is sent.
             response = self.view.finalize_response(request, response, *args, **kwargs)
+            assert isinstance(response, Response)
             response.render()
             if not status.is_success(response.status_code):
                 # A failure stores nothing and keeps nothing, so a retry is safe.
@@ -91,7 +104,7 @@ class KeyedHandler:
         return response
 
 
-def fingerprint_of(request) -> bytes:
+def fingerprint_of(request: Request) -> bytes:
     """SHA-256 of method, path (either spelling of the trailing slash) and body as sent."""
     django_request = request._request
     digest = hashlib.sha256(f"{request.method} {django_request.path.rstrip('/')}\n".encode())
@@ -103,7 +116,7 @@ def fingerprint_of(request) -> bytes:
     return digest.digest()
 
 
-def outcome_of(response, fingerprint: bytes) -> store.Outcome:
+def outcome_of(response: Response, fingerprint: bytes) -> store.Outcome:
     return store.Outcome(
         fingerprint=fingerprint,
         status=response.status_code,
@@ -131,12 +144,12 @@ def replay(stored: store.Outcome) -> Response:
     return response
 
 
-def applies_to(view) -> bool:
+def applies_to(view: Any) -> bool:
     """Whether this view's current action takes an Idempotency-Key (for the OpenAPI document)."""
     return getattr(view, "action", None) in getattr(view, "idempotent_actions", ())
 
 
-def schema_parameters(view) -> list[OpenApiParameter]:
+def schema_parameters(view: Any) -> list[OpenApiParameter]:
     """The request header and the replay's response header, for the OpenAPI document."""
     if not applies_to(view):
         return []

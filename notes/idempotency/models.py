@@ -26,5 +26,5 @@ class IdempotencyKey(models.Model):
         db_table = "idempotency_keys"
         indexes = [models.Index(fields=["created_at"], name="idempotency_keys_created_idx")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.key} ({self.status})"

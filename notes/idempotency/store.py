@@ -73,7 +73,7 @@ def try_lock(user_id: int, key: str) -> bool:
     """Take the key for the current transaction; False while another request holds it."""
     with connection.cursor() as cursor:
         cursor.execute(LOCK_SQL, [user_id, key])
-        return cursor.fetchone()[0]
+        return bool(cursor.fetchone()[0])
 
 
 def find(user_id: int, key: str) -> Outcome | None:
@@ -103,6 +103,6 @@ def purge(batch: int = 10_000) -> int:
     with connection.cursor() as cursor:
         while True:
             cursor.execute(PURGE_SQL, [batch])
-            deleted += cursor.rowcount
+            deleted += int(cursor.rowcount)
             if cursor.rowcount < batch:
                 return deleted
