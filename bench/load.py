@@ -125,19 +125,33 @@ class Soak:
         ]
 
     def memory_growth(self) -> dict:
+        """Growth over the whole hold, and after its first fifth (once the workers warmed up)."""
         if len(self.memory) < 2:
             return {}
-        (_, first), (_, last) = self.memory[0], self.memory[-1]
-        kept = set(first) & set(last)  # a worker replaced meanwhile has no growth to speak of
-        growth = {pid: last[pid] / first[pid] - 1 for pid in kept}
+        end, last = self.memory[-1]
+        first = self.memory[0][1]
+        warm = next(sizes for at, sizes in self.memory if at >= end / 5)
         return {
             "workers": len(last),
             "first_mib": round(sum(first.values()), 1),
             "last_mib": round(sum(last.values()), 1),
-            "total_growth_pct": round((sum(last.values()) / sum(first.values()) - 1) * 100, 2),
-            "max_worker_growth_pct": round(max(growth.values(), default=0) * 100, 2),
+            "total_growth_pct": growth_pct(first, last),
+            "max_worker_growth_pct": max_worker_growth_pct(first, last),
+            "warm_mib": round(sum(warm.values()), 1),
+            "growth_after_warm_up_pct": growth_pct(warm, last),
+            "max_worker_growth_after_warm_up_pct": max_worker_growth_pct(warm, last),
             "replaced_workers": len(set(first) - set(last)),
         }
+
+
+def growth_pct(before: dict, after: dict) -> float:
+    return round((sum(after.values()) / sum(before.values()) - 1) * 100, 2)
+
+
+def max_worker_growth_pct(before: dict, after: dict) -> float:
+    # A worker replaced meanwhile has no growth to speak of.
+    kept = set(before) & set(after)
+    return round(max((after[pid] / before[pid] - 1 for pid in kept), default=0) * 100, 2)
 
 
 @contextmanager
