@@ -33,7 +33,7 @@ class Ledger:
     statuses: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)  # exceptions, by name
     samples: list = field(default_factory=list)  # (finished, seconds, status or error)
-    creates: dict = field(default_factory=dict)  # key -> the created note's id
+    creates: dict = field(default_factory=dict)  # key -> the created note's content
     plain_creates: set = field(default_factory=set)  # contents of creates sent without a key
     sends: Counter = field(default_factory=Counter)  # note id -> acknowledged sends
     replayable: list = field(default_factory=list)  # (method, path, body, key, status, content)
@@ -82,14 +82,20 @@ class Traffic:
 
     def op_create(self, rand):
         key = self.new_key()
-        body = {"content": f"soak {self.run_id} k {key}"}
+        body = {"content": f"soak {self.run_id} k {key} {self.words(rand)}"}
         response = self.keyed("POST", "/api/notes/", body, key)
         if response is not None and response.status_code == 201:
             with self.ledger.lock:
-                self.ledger.creates[key] = response.json()["data"]["id"]
+                self.ledger.creates[key] = body["content"]
+
+    @staticmethod
+    def words(rand) -> str:
+        # Notes written during the soak hold searched words, as real notes would:
+        # a search that matches nothing walks the whole table (see the README).
+        return " ".join(rand.sample(SEARCH_WORDS, 2))
 
     def op_create_plain(self, rand):
-        content = f"soak {self.run_id} p {self.new_key()}"
+        content = f"soak {self.run_id} p {self.new_key()} {self.words(rand)}"
         response = self.request("POST", "/api/notes/", {"content": content})
         if response is not None and response.status_code == 201:
             with self.ledger.lock:
@@ -97,7 +103,7 @@ class Traffic:
 
     def op_patch(self, rand):
         key = self.new_key()
-        body = {"content": f"soak {self.run_id} edited {key}"}
+        body = {"content": f"soak {self.run_id} edited {key} {self.words(rand)}"}
         self.keyed("PATCH", f"/api/notes/{rand.choice(self.note_ids)}/", body, key)
 
     def op_send(self, rand):
@@ -217,7 +223,7 @@ def verify(ledger: Ledger, database_url: str, run_id: str, sends_before: dict) -
         sends_after: dict[int, int] = dict(
             conn.execute("SELECT id, times_sent FROM notes").fetchall()
         )
-    created = {f"soak {run_id} k {key}" for key in ledger.creates}
+    created = set(ledger.creates.values())
     sent = {
         note: sends_after.get(note, 0) - sends_before.get(note, 0)
         for note in set(sends_after) | set(ledger.sends)

@@ -142,7 +142,9 @@ def test_the_same_key_for_another_request_is_a_422_and_writes_nothing(
 
 
 @pytest.mark.parametrize(
-    "key", ["", " ", "two words", "caf\u00e9", "tab\tinside", "\x7f", "k" * 256], ids=repr
+    "key",
+    ["", " ", "two words", "caf\u00e9", "tab\tinside", "\x7f", "trailing-newline\n", "k" * 256],
+    ids=repr,
 )
 def test_a_malformed_key_is_a_400_and_writes_nothing(auth_client, key):
     response = keyed(auth_client, "post", "/api/notes/", {"content": "not written"}, key=key)

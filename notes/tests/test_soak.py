@@ -4,7 +4,8 @@ import uuid
 
 from django.db import connection
 
-from bench.soak import Soak, report
+from bench.load import Soak
+from bench.soak import report
 from bench.traffic import Traffic
 from conftest import database_url, gunicorn
 
