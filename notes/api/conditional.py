@@ -113,6 +113,11 @@ def missed_write(note_id: int, versions: Sequence[datetime] | None) -> exception
     """Why a write to a note that was just read matched no row: a moved version, or a delete."""
     if versions is not None and selectors.note_exists(note_id=note_id):
         return PreconditionFailed()
+    return note_not_found()
+
+
+def note_not_found() -> exceptions.NotFound:
+    # The words of DRF's get_object_or_404, which single-note reads once went through.
     return exceptions.NotFound("No Note matches the given query.")
 
 

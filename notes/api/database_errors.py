@@ -16,6 +16,15 @@ class DatabaseUnavailable(exceptions.APIException):
     wait = 5
 
 
+class NoteBusy(exceptions.APIException):
+    """send-next found every least-sent note locked by other transactions, try after try."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Every least-sent note is being changed right now; try again shortly."
+    default_code = "busy"
+    wait = 1
+
+
 class WriteConflict(exceptions.APIException):
     """A deadlock or serialization failure: this request was rolled back, another went on."""
 

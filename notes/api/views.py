@@ -3,7 +3,7 @@
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status, viewsets
+from rest_framework import exceptions, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -11,21 +11,14 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from notes import selectors, services
-from notes.api.conditional import ConditionalRequestsMixin, conditional_schema
+from notes.api.conditional import ConditionalRequestsMixin, conditional_schema, note_not_found
+from notes.api.database_errors import NoteBusy
 from notes.api.filters import NoteFilter
 from notes.api.idempotency import IdempotentWritesMixin
 from notes.api.serializers import NoteSerializer
 from notes.models import DEFAULT_ORDERING, ORDERING_FIELDS, Note
 
-NOT_FOUND = "No Note matches the given query."
 WRITES = frozenset({"PUT", "PATCH", "DELETE"})
-
-
-class NoteBusy(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "Every least-sent note is being changed right now; try again shortly."
-    default_code = "busy"
-    wait = 1
 
 
 @conditional_schema
@@ -51,7 +44,7 @@ class NoteViewSet(IdempotentWritesMixin, ConditionalRequestsMixin, viewsets.Mode
         # A note's URL names it whatever the query string says: one indexed read.
         note = selectors.get_note(note_id=note_id)
         if note is None:
-            raise exceptions.NotFound(NOT_FOUND)
+            raise note_not_found()
         self.check_object_permissions(self.request, note)
         return note
 
@@ -66,7 +59,7 @@ class NoteViewSet(IdempotentWritesMixin, ConditionalRequestsMixin, viewsets.Mode
         # One statement counts the send and returns the note, or finds none.
         note = services.send_note(note_id=int(pk))
         if note is None:
-            raise exceptions.NotFound(NOT_FOUND)
+            raise note_not_found()
         return Response(self.get_serializer(note).data)
 
     @extend_schema(
