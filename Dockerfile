@@ -9,9 +9,9 @@ ARG PYTHON_VERSION=3.11
 # --- build: the virtualenv and the collected static files --------------------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-RUN python -m venv /opt/venv
-COPY requirements.txt /tmp/requirements.txt
-RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.txt
+# Exactly the locked versions, hash-checked, no dependency resolution, then `pip check`.
+COPY deploy/install-locked.sh requirements.txt /tmp/
+RUN bash /tmp/install-locked.sh /opt/venv /tmp/requirements.txt
 WORKDIR /app
 COPY manage.py gunicorn.conf.py ./
 COPY notes_project/ notes_project/

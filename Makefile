@@ -48,17 +48,17 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The requirements*.txt files are compiled from requirements*.in by `make lock`:
-# every package pinned, with the hashes pip checks before installing anything.
-PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
+# The requirements*.txt files are compiled from requirements*.in by `make lock`: every
+# package pinned, with the hashes pip checks. deploy/install-locked.sh installs exactly
+# that, with no dependency resolution, then runs `pip check` (README, "Installing").
+INSTALL := PYTHON=$(PYTHON) bash deploy/install-locked.sh $(VENV)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) -r requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt deploy/install-locked.sh
+	$(INSTALL) requirements-dev.txt
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
-	$(PIP_INSTALL) -r requirements-bench.txt
+	$(INSTALL) requirements-bench.txt
 	touch $@
 
 # Each file is compiled against the one before it (-c), so the runtime has the
