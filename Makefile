@@ -22,7 +22,7 @@ test: lint services $(CHROMIUM) ## Lint, then run the whole test suite against t
 
 bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; PEER_URL=... adds a peer.
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(PY) -m bench.bench
+	$(PY) -m $(if $(BENCH_URL),bench.balancer,bench.bench)
 
 soak: services ## Mixed traffic at 70% of capacity for SOAK_SECONDS (default 300); 5xx, lost writes, p99, memory.
 	$(PY) -m bench.soak

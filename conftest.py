@@ -2,21 +2,18 @@
 
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+import harness.server
+from harness.server import free_port
 from notes.models import Note
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -96,15 +93,14 @@ def make_notes(db):
     return make
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def database_url(name):
     db = connection.settings_dict
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{name}"
+
+
+def live_database_url():
+    """The test database's URL, for processes and connections outside Django's."""
+    return database_url(connection.settings_dict["NAME"])
 
 
 def server_params():
@@ -115,41 +111,23 @@ def server_params():
 
 @contextmanager
 def gunicorn(log_dir, **settings):
-    """Serve the project under gunicorn with DEBUG off, as in production; yield (url, process)."""
-    port = _free_port()
+    """The project under gunicorn with DEBUG off, as in production; yields (url, process, log)."""
     env = {
         **os.environ,
-        "DATABASE_URL": database_url(connection.settings_dict["NAME"]),
+        "DATABASE_URL": live_database_url(),
         "REDIS_URL": TEST_REDIS_URL,
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "HOST": "127.0.0.1",
-        "PORT": str(port),
+        "PORT": str(free_port()),
         "WEB_CONCURRENCY": "4",
         "NOTES_THROTTLE_ANON": "100000/minute",
         "NOTES_THROTTLE_USER": "100000/minute",
         "GUNICORN_ACCESS_LOG": "-",
         **settings,
     }
-    log = log_dir / f"gunicorn-{port}.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_live(url, server, log)
-        # The first worker may answer before the last has forked: tests that
-        # count workers (kill one, reload) need them all.
-        _wait_until(lambda: len(children_of(server.pid)) == int(env["WEB_CONCURRENCY"]), log)
-        yield url, server, log
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with harness.server.gunicorn(env, log_dir / f"gunicorn-{env['PORT']}.log") as server:
+        yield server.url, server.process, server.log
 
 
 @pytest.fixture(scope="session")
@@ -162,37 +140,8 @@ def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
         yield url
 
 
-def children_of(pid):
-    """The processes whose parent is `pid` (gunicorn forks workers from more than one thread)."""
-    children = set()
-    for child in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{child}/stat") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == pid:
-            children.add(int(child))
-    return children
-
-
-def _wait_until(condition, log, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gunicorn did not start every worker:\n{log.read_text()}")
-        time.sleep(0.1)
-
-
-def _wait_until_live(url, server, log, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"gunicorn exited early:\n{log.read_text()}")
-        try:
-            if requests.get(f"{url}/health/live", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"gunicorn did not come up:\n{log.read_text()}")
+@pytest.fixture
+def live_server_process(transactional_db, tmp_path):
+    """gunicorn of its own for a test that kills, reloads or stops it: 3 workers of 2 threads."""
+    with gunicorn(tmp_path, WEB_CONCURRENCY="3", GUNICORN_THREADS="2") as served:
+        yield served

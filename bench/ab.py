@@ -13,23 +13,10 @@ import os
 import secrets
 import shlex
 import statistics
-import subprocess
-import sys
-import time
-from contextlib import contextmanager
 
-import requests
-
-from bench.bench import (
-    BENCH_DATABASE,
-    DURATION,
-    ROOT,
-    SERVER,
-    WARMUP,
-    prepare_database,
-    scenarios,
-    wrk,
-)
+from bench.bench import BENCH_DATABASE, DURATION, WARMUP, WORKERS, scenarios, wrk
+from bench.database import SERVER, prepare_database
+from harness.server import gunicorn
 
 ROUNDS = int(os.environ.get("AB_ROUNDS", "5"))
 SIZE = int(os.environ.get("AB_SIZE", "1000"))
@@ -51,35 +38,18 @@ def base_env():
     }
 
 
-@contextmanager
 def served(name, env):
     settings = dict(item.split("=", 1) for item in shlex.split(os.environ.get(f"AB_{name}", "")))
     env = {**env, **settings, "PORT": str(PORTS[name])}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{PORTS[name]}"
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{url}/health/ready", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait()
+    env.setdefault("WEB_CONCURRENCY", str(WORKERS))
+    return gunicorn(env, ready="/health/ready")
 
 
 def main():
     env = base_env()
     _, token, *ids = prepare_database(SIZE, env)
-    with served("A", env) as a, served("B", env) as b:
+    with served("A", env) as server_a, served("B", env) as server_b:
+        a, b = server_a.url, server_b.url
         for scenario in scenarios(""):
             if scenario.name not in COMPARED:
                 continue

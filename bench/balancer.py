@@ -12,25 +12,14 @@ Writes bench/results-balancer.json and the "Through the balancer" part of BENCHM
 import json
 import os
 import secrets
-import time
 
-import requests
-
-from bench.bench import (
-    DURATION,
-    ROOT,
-    ROUNDS,
-    SIZES,
-    WARMUP,
-    deep_page,
-    machine,
-    prepare_database,
-    scenarios,
-    wrk,
-)
+from bench.bench import DURATION, ROUNDS, SIZES, WARMUP, deep_page, machine, scenarios, wrk
+from bench.database import prepare_database
 from bench.report import BALANCER_END as END
 from bench.report import BALANCER_START as START
 from bench.report import median, ratio, round_ratios
+from harness.server import ROOT, answers
+from harness.wait import until
 
 URL = os.environ.get("BENCH_URL", "").rstrip("/")
 DIRECT_URL = os.environ.get("BENCH_DIRECT_URL", "").rstrip("/")
@@ -44,15 +33,8 @@ COMMAND = (
 
 
 def wait_ready(url, timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} did not become ready")
+    if not until(lambda: answers(f"{url}/health/ready"), timeout, step=0.5):
+        raise SystemExit(f"{url} did not become ready")
 
 
 def measure(size, token, ids, deep):
@@ -135,3 +117,7 @@ def main():
             wait_ready(url)
         report["sizes"][size] = measure(size, token, ids, deep_page(URL, size))
     write(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,8 +13,6 @@ import platform
 import secrets
 import statistics
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,10 +20,12 @@ from urllib.parse import urlsplit
 import psycopg
 import requests
 
+from bench.database import SERVER, prepare_database
 from bench.report import ratio, write_report
+from harness.server import ROOT, gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER = "postgres://postgres:postgres@127.0.0.1:5432"
+# gunicorn.conf.py's own default, which the harness needs to know to wait for every worker.
+WORKERS = (os.cpu_count() or 1) * 2
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "notes_bench")
 PEER_URL = os.environ.get("PEER_URL", "").rstrip("/")
 PEER_DATABASE_URL = os.environ.get("PEER_DATABASE_URL", f"{SERVER}/notes_original")
@@ -64,30 +64,6 @@ def scenarios(deep_page):
     ]
 
 
-def manage(*args, env):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-    ).stdout.decode()
-
-
-def prepare_database(size, env):
-    """A fresh database of `size` generated notes: seconds seeding took, an admin's token, ids."""
-    server, name = env["DATABASE_URL"].rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    manage("ensure_services", env=env)
-    manage("migrate", "--noinput", env=env)
-    started = time.monotonic()
-    manage("seed", "--fake", str(size), "--random-seed", "1", env=env)
-    seed_seconds = time.monotonic() - started
-    manage("createsuperuser", "--noinput", "--username", "bench", "--email", "b@x.org", env=env)
-    token = manage("drf_create_token", "bench", env=env).split()[2]
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE notes")
-        low, high = conn.execute("SELECT min(id), max(id) FROM notes").fetchone()
-    return seed_seconds, token, low, high
-
-
 def prepare_peer(env):
     """The peer's table, emptied and filled with the same notes."""
     columns = "content, times_sent, created_at, updated_at"
@@ -107,26 +83,6 @@ def prepare_peer(env):
         sink.execute("ANALYZE notes")
         low, high = sink.execute("SELECT min(id), max(id) FROM notes").fetchone()
     return low, high
-
-
-def start_service(env):
-    log = (ROOT / "bench" / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{PORT}"
-    for _ in range(100):
-        try:
-            if requests.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return server, url
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the service did not become ready; see bench/gunicorn.log")
 
 
 def deep_page(url, size):
@@ -158,14 +114,12 @@ def wrk(base_url, scenario, path, token, ids, seconds):
     return json.loads(output.strip().splitlines()[-1])
 
 
-def worker_memory_mib(server):
+def worker_memory_mib(pids):
     """Per worker: RSS, PSS and USS in MiB, from /proc/PID/smaps_rollup.
 
     RSS counts the pages every worker shares with the master under preload_app;
     PSS splits shared pages among their users; USS is what one more worker adds.
     """
-    with open(f"/proc/{server.pid}/task/{server.pid}/children") as children:
-        pids = children.read().split()
     sizes = []
     for pid in pids:
         with open(f"/proc/{pid}/smaps_rollup") as rollup:
@@ -225,6 +179,7 @@ def main():
             "SECRET_KEY": secrets.token_urlsafe(50),
             "HOST": "127.0.0.1",
             "PORT": str(PORT),
+            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", str(WORKERS)),
             # Rate limits stay on, set high enough never to trigger.
             "NOTES_THROTTLE_ANON": "100000000/minute",
             "NOTES_THROTTLE_USER": "100000000/minute",
@@ -232,14 +187,10 @@ def main():
         }
         report["seed_seconds"][size], token, *ids = prepare_database(size, env)
         peer_ids = prepare_peer(env) if PEER_URL else None
-        server, url = start_service(env)
-        try:
-            deep = deep_page(url, size)
-            report["sizes"][size] = measure(size, url, token, ids, peer_ids, deep)
-            report["memory_mib"][size] = worker_memory_mib(server)
-        finally:
-            server.terminate()
-            server.wait()
+        with gunicorn(env, ROOT / "bench" / "gunicorn.log", ready="/health/ready") as server:
+            deep = deep_page(server.url, size)
+            report["sizes"][size] = measure(size, server.url, token, ids, peer_ids, deep)
+            report["memory_mib"][size] = worker_memory_mib(server.workers())
     (ROOT / "bench" / "results.json").write_text(json.dumps(report, indent=2))
     write_report(report)
 
@@ -261,9 +212,4 @@ def machine():
 
 
 if __name__ == "__main__":
-    if os.environ.get("BENCH_URL"):
-        from bench.balancer import main as main_through_url
-
-        main_through_url()
-    else:
-        main()
+    main()

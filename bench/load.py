@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 
 from bench.traffic import Traffic, verify
+from harness.ledger import sends_now
 
 
 class Soak:
@@ -78,10 +79,7 @@ class Soak:
 
     def run(self, database_url: str, seconds: float, load: float, capacity_seconds: float):
         """Measure, hold, check: the whole soak, as a dict."""
-        with psycopg.connect(database_url) as conn:
-            sends_before: dict[int, int] = dict(
-                conn.execute("SELECT id, times_sent FROM notes").fetchall()
-            )
+        sends_before = sends_now(database_url)
         capacity = self.capacity(capacity_seconds)
         ledger = self.traffic.ledger
         before_statuses, before_samples = ledger.statuses.copy(), len(ledger.samples)

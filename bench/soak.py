@@ -9,20 +9,16 @@ SOAK_CLIENTS (24), SOAK_NOTES (1000), SOAK_PORT (8200), SOAK_DATABASE (notes_soa
 import json
 import os
 import secrets
-import subprocess
 import sys
-import time
 import uuid
-from pathlib import Path
 
 import psycopg
-import requests
 
+from bench.bench import WORKERS
+from bench.database import SERVER, prepare_database
 from bench.load import Soak
 from bench.traffic import Traffic
-
-ROOT = Path(__file__).resolve().parent.parent
-SERVER = "postgres://postgres:postgres@127.0.0.1:5432"
+from harness.server import ROOT, gunicorn
 
 
 def report(result: dict) -> str:
@@ -55,52 +51,11 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def manage(*args, env):
-    subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-
-
-def prepare(env, notes: int) -> str:
-    """A fresh soak database of generated notes; a token for its one user."""
-    database = env["DATABASE_URL"].rsplit("/", 1)[1]
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    manage("ensure_services", env=env)
-    manage("migrate", "--noinput", env=env)
-    manage("seed", "--fake", str(notes), "--random-seed", "1", env=env)
-    manage("createsuperuser", "--noinput", "--username", "soak", "--email", "s@x.org", env=env)
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE notes")
-    token = subprocess.run(
-        [sys.executable, "manage.py", "drf_create_token", "soak"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()[2]
-    return token
-
-
-def serve(env):
-    """gunicorn with the project's configuration; (process, url) once it is ready."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{env['PORT']}"
-    for _ in range(150):
-        try:
-            if requests.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return server, url
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the service did not become ready")
+def prepare(env, notes: int) -> tuple[str, list[int]]:
+    """A fresh soak database of generated notes: a token for its one user, and the notes' ids."""
+    _, token, *_ = prepare_database(notes, env)
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        return token, [row[0] for row in conn.execute("SELECT id FROM notes")]
 
 
 def main():
@@ -111,27 +66,22 @@ def main():
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "PORT": setting("SOAK_PORT", "8200"),
+        "WEB_CONCURRENCY": setting("WEB_CONCURRENCY", str(WORKERS)),
         "NOTES_THROTTLE_ANON": "100000000/minute",
         "NOTES_THROTTLE_USER": "100000000/minute",
         "GUNICORN_ACCESS_LOG": "",
         "DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe(16),
     }
-    token = prepare(env, int(setting("SOAK_NOTES", "1000")))
-    with psycopg.connect(env["DATABASE_URL"]) as conn:
-        ids = [row[0] for row in conn.execute("SELECT id FROM notes")]
-    server, url = serve(env)
-    try:
-        traffic = Traffic(url, token, ids, uuid.uuid4().hex[:8])
-        soak = Soak(traffic, int(setting("SOAK_CLIENTS", "24")), server.pid)
+    token, ids = prepare(env, int(setting("SOAK_NOTES", "1000")))
+    with gunicorn(env, ready="/health/ready") as server:
+        traffic = Traffic(server.url, token, ids, uuid.uuid4().hex[:8])
+        soak = Soak(traffic, int(setting("SOAK_CLIENTS", "24")), server.process.pid)
         result = soak.run(
             env["DATABASE_URL"],
             seconds=float(setting("SOAK_SECONDS", "300")),
             load=float(setting("SOAK_LOAD", "0.7")),
             capacity_seconds=float(setting("SOAK_CAPACITY_SECONDS", "20")),
         )
-    finally:
-        server.terminate()
-        server.wait()
     (ROOT / "bench" / "soak.json").write_text(json.dumps(result, indent=2))
     print(report(result))
     missed = result["5xx"] or result["lost"] or result["duplicated"] or result["bad_replays"]

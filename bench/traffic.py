@@ -6,8 +6,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import psycopg
 import requests
+
+import harness.ledger
 
 # Relative weights of the operations in the mix.
 MIX = {
@@ -207,37 +208,14 @@ class Traffic:
 
 def verify(ledger: Ledger, database_url: str, run_id: str, sends_before: dict) -> dict:
     """Lost and duplicated writes, counted against what the database holds."""
-    with psycopg.connect(database_url) as conn:
-        keyed: dict[str, int] = dict(
-            conn.execute(
-                "SELECT content, count(*) FROM notes WHERE content LIKE %s GROUP BY content",
-                [f"soak {run_id} k %"],
-            ).fetchall()
-        )
-        plain: dict[str, int] = dict(
-            conn.execute(
-                "SELECT content, count(*) FROM notes WHERE content LIKE %s GROUP BY content",
-                [f"soak {run_id} p %"],
-            ).fetchall()
-        )
-        sends_after: dict[int, int] = dict(
-            conn.execute("SELECT id, times_sent FROM notes").fetchall()
-        )
-    created = set(ledger.creates.values())
-    sent = {
-        note: sends_after.get(note, 0) - sends_before.get(note, 0)
-        for note in set(sends_after) | set(ledger.sends)
-    }
+    acknowledged = harness.ledger.Ledger(
+        creates=Counter([*ledger.creates.values(), *ledger.plain_creates]), sends=ledger.sends
+    )
+    result = harness.ledger.check(database_url, acknowledged, f"soak {run_id} %", sends_before)
     return {
-        "lost": sum(1 for content in created if content not in keyed)
-        + sum(1 for content in ledger.plain_creates if content not in plain)
-        + sum(max(0, ledger.sends[note] - sent[note]) for note in sent),
-        "duplicated": sum(count - 1 for count in keyed.values())
-        + sum(count - 1 for count in plain.values())
-        + sum(max(0, sent[note] - ledger.sends[note]) for note in sent),
+        "lost": len(result.lost),
+        "duplicated": len(result.duplicated),
         # Written though never acknowledged: only a write given up on may be one of these.
-        "unacknowledged_writes": len(set(keyed) - created) + len(set(plain) - ledger.plain_creates),
-        "acknowledged_writes": len(created)
-        + len(ledger.plain_creates)
-        + sum(ledger.sends.values()),
+        "unacknowledged_writes": len(result.unacknowledged),
+        "acknowledged_writes": sum(acknowledged.creates.values()) + sum(ledger.sends.values()),
     }

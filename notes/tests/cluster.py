@@ -6,15 +6,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-import requests
 
 from conftest import BASE_DIR, TEST_REDIS_URL
+from harness.wait import until
 
 SCRIPT = BASE_DIR / "deploy" / "cluster" / "cluster.sh"
 RUN_DIR = Path("/tmp/notes-cluster")
@@ -35,15 +34,6 @@ ENV = {
     "DATABASE_REPLICA_MAX_LAG": str(MAX_LAG),
     "DATABASE_REPLICA_CHECK_INTERVAL": "0.5",
 }
-
-
-def until(condition, timeout=15.0, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
 
 
 class Cluster:
@@ -134,44 +124,6 @@ class Cluster:
         """SIGKILL instance n whole, master and workers, as if its machine died."""
         pid = int((RUN_DIR / f"app{n}.pid").read_text())
         os.killpg(pid, signal.SIGKILL)
-
-
-class GetLoad:
-    """Threads reading through the balancer as fast as they can, each on a keep-alive session."""
-
-    def __init__(self, headers, note_id, threads=6):
-        self.headers, self.note_id = headers, note_id
-        self.stop = threading.Event()
-        self.outcomes = []  # status codes, or exception names
-        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
-
-    def run(self):
-        paths = ["/api/notes/?page_size=5", f"/api/notes/{self.note_id}/"]
-        with requests.Session() as session:
-            session.headers.update(self.headers)
-            i = 0
-            while not self.stop.is_set():
-                try:
-                    response = session.get(BALANCER + paths[i % 2], timeout=10)
-                    self.outcomes.append(response.status_code)
-                except requests.RequestException as exc:
-                    self.outcomes.append(type(exc).__name__)
-                i += 1
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        time.sleep(1)
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(2)
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
-
-    def failures(self):
-        return [outcome for outcome in self.outcomes if outcome != 200]
 
 
 @contextmanager

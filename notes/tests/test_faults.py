@@ -2,8 +2,7 @@
 
 import os
 import signal
-import threading
-import time
+from collections import Counter
 
 import psycopg
 import pytest
@@ -11,7 +10,11 @@ import requests
 from django.core.signals import request_started
 from django.db import connection
 
-from conftest import database_url, gunicorn, server_params
+from conftest import database_url, gunicorn, live_database_url, server_params
+from harness.ledger import Ledger, check
+from harness.load import Creates
+from harness.server import children_of
+from harness.wait import until
 from notes.models import Note
 from notes.tests.tcp_proxy import TcpProxy
 
@@ -33,15 +36,6 @@ def server_via_proxy(database_proxy, tmp_path):
     )
     with gunicorn(tmp_path, DATABASE_URL=url, WEB_CONCURRENCY="2") as (server_url, _, _):
         yield server_url
-
-
-def until(condition, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_database_outage_answers_503_then_recovers_by_itself(
@@ -87,107 +81,60 @@ def test_a_connection_the_server_ended_is_unusable_and_replaced(transactional_db
     assert connection.connection.info.backend_pid != backend
 
 
-class WriteLoad:
-    """Threads creating notes as fast as they can; records what each request got."""
-
-    def __init__(self, url, token, threads=6):
-        self.url, self.token = url, token
-        self.stop = threading.Event()
-        self.results = []  # (content, status code or exception name)
-        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
-
-    def run(self, thread):
-        headers = {"Authorization": f"Token {self.token}"}
-        i = 0
-        while not self.stop.is_set():
-            content = f"load {thread}-{i}"
-            try:
-                r = requests.post(
-                    f"{self.url}/api/notes/", json={"content": content}, headers=headers, timeout=10
-                )
-                self.results.append((content, r.status_code))
-            except requests.RequestException as exc:
-                self.results.append((content, type(exc).__name__))
-            i += 1
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        time.sleep(1)
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(1)
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
-
-    def acknowledged(self):
-        return {content for content, outcome in self.results if outcome == 201}
-
-    def failures(self):
-        return [outcome for _, outcome in self.results if outcome != 201]
+def auth(token):
+    return {"Authorization": f"Token {token.key}"}
 
 
-def workers_of(server):
-    with open(f"/proc/{server.pid}/task/{server.pid}/children") as children:
-        return {int(pid) for pid in children.read().split()}
-
-
-THREADS = 2
-
-
-@pytest.fixture
-def live_server_process(transactional_db, tmp_path):
-    settings = {"WEB_CONCURRENCY": "3", "GUNICORN_THREADS": str(THREADS)}
-    with gunicorn(tmp_path, **settings) as (url, server, log):
-        yield url, server, log
-
-
-def assert_every_acknowledged_write_is_stored(load):
-    stored = set(Note.objects.values_list("content", flat=True))
-    assert load.acknowledged() <= stored
-    assert len(load.acknowledged()) > 20
+def assert_every_acknowledged_write_is_stored_once(load, at_least):
+    ledger = Ledger(creates=Counter(load.acknowledged()))
+    result = check(live_database_url(), ledger, "load %")
+    assert result.clean, result
+    assert len(ledger.creates) >= at_least
 
 
 def test_a_killed_worker_is_replaced_and_only_its_requests_fail(live_server_process, token):
     url, server, _ = live_server_process
-    before = workers_of(server)
+    before = children_of(server.pid)
 
-    with WriteLoad(url, token.key) as load:
-        os.kill(next(iter(before)), signal.SIGKILL)
+    with Creates(url, auth(token)) as load:
+        os.kill(min(before), signal.SIGKILL)
+        load.run_until(5, ok={201})
 
-    # Only the requests the killed worker held can fail: a gthread worker
-    # accepts connections beyond its threads and queues them, so that is up to
-    # one in flight per client, and no client fails twice.
-    assert len(load.failures()) <= len(load.threads), load.failures()
-    assert all(not str(f).startswith("5") for f in load.failures())
-    assert_every_acknowledged_write_is_stored(load)
-    assert until(lambda: len(workers_of(server)) == len(before))
-    assert workers_of(server) != before
+    # Only the requests the killed worker held can fail: each client has one
+    # request at a time, so no client fails twice, and none gets an error status.
+    failures = load.failures(ok={201})
+    assert max(Counter(f.client for f in failures).values(), default=0) <= 1, failures
+    assert all(isinstance(f.status, str) for f in failures), failures
+    assert_every_acknowledged_write_is_stored_once(load, at_least=5 * len(load.threads))
+    assert until(lambda: len(children_of(server.pid)) == len(before))
+    assert children_of(server.pid) != before
 
 
 def test_a_graceful_reload_under_load_drops_nothing(live_server_process, token):
     url, server, _ = live_server_process
-    before = workers_of(server)
+    before = children_of(server.pid)
 
-    with WriteLoad(url, token.key) as load:
+    with Creates(url, auth(token)) as load:
         server.send_signal(signal.SIGHUP)
-        assert until(lambda: workers_of(server).isdisjoint(before), timeout=20)
+        assert until(lambda: children_of(server.pid).isdisjoint(before), timeout=20)
+        load.run_until(5, ok={201})
 
-    assert load.failures() == []
-    assert_every_acknowledged_write_is_stored(load)
+    assert load.failures(ok={201}) == []
+    assert_every_acknowledged_write_is_stored_once(load, at_least=5 * len(load.threads))
 
 
 def test_a_graceful_stop_under_load_loses_no_accepted_write(live_server_process, token):
     url, server, log = live_server_process
 
-    with WriteLoad(url, token.key) as load:
+    with Creates(url, auth(token)) as load:
+        assert load.wait_for(3, ok={201})
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
+        load.stop()
 
     # After the stop, connections are refused; nothing acknowledged is missing,
     # and no request that reached the app was cut off with an error status.
-    assert all(isinstance(f, str) for f in load.failures()), load.failures()
-    assert_every_acknowledged_write_is_stored(load)
+    failures = load.failures(ok={201})
+    assert all(isinstance(f.status, str) for f in failures), failures
+    assert_every_acknowledged_write_is_stored_once(load, at_least=3 * len(load.threads))
     assert "Handling signal: term" in log.read_text()

@@ -6,28 +6,24 @@ import signal
 import threading
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from conftest import children_of, gunicorn
+from conftest import gunicorn, live_database_url
+from harness.ledger import Ledger, check
+from harness.load import KEYED, KeyedWrites
+from harness.server import children_of
+from harness.wait import until
 from notes.idempotency.models import IdempotencyKey
 from notes.models import Note
 from notes.tests.tcp_proxy import TcpProxy
-from notes.tests.test_faults import live_server_process, until  # noqa: F401
 
-# live_server_process is a fixture, used by name below: gunicorn with 3 workers of 2 threads.
-WORKERS = 3
+WORKERS = 3  # live_server_process's (conftest)
 
-WRITES = {
-    "create": lambda key, note: ("/api/notes/", {"content": f"keyed {key}"}),
-    "send": lambda key, note: (f"/api/notes/{note}/send/", None),
-    "send-next": lambda key, note: ("/api/notes/send-next/", None),
-}
+WRITES = KEYED
 
 
 @pytest.fixture
@@ -93,82 +89,15 @@ def test_12_concurrent_requests_with_one_key_write_once(gunicorn_url, auth, note
     assert sum(Note.objects.values_list("times_sent", flat=True)) == (0 if kind == "create" else 1)
 
 
-@dataclass(frozen=True)
-class Acknowledged:
-    kind: str
-    key: str
-    target: int
-    note: dict
-
-
-class KeyedWriteLoad:
-    """Clients creating and sending, each write with its own key, retried until acknowledged."""
-
-    def __init__(self, url, token, targets, threads=6):
-        self.url, self.token, self.targets = url, token, targets
-        self.stop = threading.Event()
-        self.acknowledged: list[Acknowledged] = []
-        self.failures: list = []  # status codes and exception names, each followed by a retry
-        self.given_up: list = []
-        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
-
-    def run(self, thread):
-        session, rand, i = requests.Session(), random.Random(thread), 0
-        while not self.stop.is_set():
-            kind = rand.choice(list(WRITES))
-            self.write_once(session, kind, f"{thread}-{i}-{uuid.uuid4().hex[:8]}", rand)
-            i += 1
-
-    def write_once(self, session, kind, key, rand):
-        target = rand.choice(self.targets)
-        path, body = WRITES[kind](key, target)
-        headers = {"Authorization": f"Token {self.token}", "Idempotency-Key": key}
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                r = session.post(f"{self.url}{path}", json=body, headers=headers, timeout=10)
-            except requests.RequestException as exc:
-                self.failures.append(type(exc).__name__)
-            else:
-                if r.status_code in (200, 201):
-                    self.acknowledged.append(Acknowledged(kind, key, target, r.json()["data"]))
-                    return
-                self.failures.append(r.status_code)
-            time.sleep(0.05)
-        self.given_up.append(key)
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        time.sleep(1)
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(1)
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
-
-
 def assert_each_acknowledged_write_happened_exactly_once(load):
     assert load.given_up == []
-    assert len(load.acknowledged) > 20
-    creates = Counter(f"keyed {a.key}" for a in load.acknowledged if a.kind == "create")
-    stored = Counter(
-        Note.objects.filter(content__startswith="keyed ").values_list("content", flat=True)
-    )
-    assert stored == creates
-    sends = Counter(a.target for a in load.acknowledged if a.kind == "send")
-    sends.update(a.note["id"] for a in load.acknowledged if a.kind == "send-next")
-    counted = Counter(dict(Note.objects.filter(times_sent__gt=0).values_list("id", "times_sent")))
-    assert counted == sends
+    assert len(load.acknowledged) >= 3 * len(load.threads)
+    result = check(live_database_url(), Ledger.of(load.acknowledged), "keyed %")
+    assert result.clean, result
+    assert result.unacknowledged == []
     for create in (a for a in load.acknowledged if a.kind == "create"):
         assert Note.objects.get(pk=create.note["id"]).content == f"keyed {create.key}"
     assert IdempotencyKey.objects.count() == len(load.acknowledged)
-
-
-def workers_of(server):
-    return children_of(server.pid)
 
 
 @pytest.fixture
@@ -176,55 +105,43 @@ def targets(make_notes):
     return [note.pk for note in make_notes(5)]
 
 
-def test_killed_workers_lose_and_duplicate_no_keyed_write(
-    live_server_process,  # noqa: F811
-    token,
-    targets,
-):
+def test_killed_workers_lose_and_duplicate_no_keyed_write(live_server_process, auth, targets):
     url, server, _ = live_server_process
 
-    with KeyedWriteLoad(url, token.key, targets) as load:
+    with KeyedWrites(url, auth, targets) as load:
         for _ in range(3):
-            os.kill(random.choice(sorted(workers_of(server))), signal.SIGKILL)
-            time.sleep(0.7)
+            os.kill(random.choice(sorted(children_of(server.pid))), signal.SIGKILL)
+            assert load.wait_for(1, ok={200, 201})
+        load.run_until(3, ok={200, 201})
 
     assert_each_acknowledged_write_happened_exactly_once(load)
-    assert until(lambda: len(workers_of(server)) == WORKERS)
+    assert until(lambda: len(children_of(server.pid)) == WORKERS)
 
 
-def test_a_reload_loses_and_duplicates_no_keyed_write(
-    live_server_process,  # noqa: F811
-    token,
-    targets,
-):
+def test_a_reload_loses_and_duplicates_no_keyed_write(live_server_process, auth, targets):
     url, server, _ = live_server_process
-    before = workers_of(server)
+    before = children_of(server.pid)
 
-    with KeyedWriteLoad(url, token.key, targets) as load:
+    with KeyedWrites(url, auth, targets) as load:
         server.send_signal(signal.SIGHUP)
-        assert until(lambda: workers_of(server).isdisjoint(before), timeout=20)
+        assert until(lambda: children_of(server.pid).isdisjoint(before), timeout=20)
+        load.run_until(3, ok={200, 201})
 
     assert_each_acknowledged_write_happened_exactly_once(load)
 
 
 def test_a_stop_and_restart_loses_and_duplicates_no_keyed_write(
-    live_server_process,  # noqa: F811
-    token,
-    targets,
-    tmp_path,
+    live_server_process, auth, targets, tmp_path
 ):
     url, server, _ = live_server_process
 
-    with KeyedWriteLoad(url, token.key, targets) as load:
+    with KeyedWrites(url, auth, targets) as load:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
         time.sleep(0.5)  # clients retry against a closed port meanwhile
         with gunicorn(tmp_path, WEB_CONCURRENCY="3") as (restarted, _, _):
             load.url = restarted
-            time.sleep(1)
-            load.stop.set()
-            for thread in load.threads:
-                thread.join()
+            load.run_until(3, ok={200, 201})
 
-    assert load.failures  # the stop was felt, and retried through
+    assert load.failures(ok={200, 201})  # the stop was felt, and retried through
     assert_each_acknowledged_write_happened_exactly_once(load)

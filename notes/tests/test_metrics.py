@@ -10,7 +10,8 @@ from django.urls import resolve
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import _free_port, gunicorn
+from conftest import gunicorn
+from harness.server import free_port
 from notes.api.metrics import MetricsMiddleware, route_label
 from notes.models import Note
 
@@ -34,7 +35,7 @@ def value(samples, name, **labels):
 
 @pytest.fixture
 def server(transactional_db, tmp_path):
-    port = _free_port()
+    port = free_port()
     # Three anonymous requests a day: the fourth is throttled.
     with gunicorn(
         tmp_path, METRICS_PORT=str(port), WEB_CONCURRENCY="2", NOTES_THROTTLE_ANON="3/day"

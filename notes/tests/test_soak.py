@@ -9,7 +9,7 @@ from bench.soak import report
 from bench.traffic import Traffic
 from conftest import database_url, gunicorn
 
-SECONDS = 20
+SECONDS = 10
 
 
 def test_a_short_soak_has_no_5xx_and_loses_or_duplicates_no_write(
@@ -21,7 +21,7 @@ def test_a_short_soak_has_no_5xx_and_loses_or_duplicates_no_write(
     with gunicorn(tmp_path, GUNICORN_ACCESS_LOG="") as (url, server, _):
         traffic = Traffic(url, token.key, ids, uuid.uuid4().hex[:8])
         result = Soak(traffic, clients=16, server_pid=server.pid).run(
-            database, seconds=SECONDS, load=0.7, capacity_seconds=5
+            database, seconds=SECONDS, load=0.7, capacity_seconds=3
         )
 
     print(report(result))

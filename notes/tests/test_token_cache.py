@@ -76,7 +76,7 @@ def test_without_the_cache_a_token_deleted_elsewhere_stops_at_once(
 
 
 def test_other_processes_forget_a_deleted_token_within_the_bound(transactional_db, token, tmp_path):
-    bound = 2
+    bound = 3
     settings = {"WEB_CONCURRENCY": "1", "TOKEN_CACHE_SECONDS": str(bound)}
     with gunicorn(tmp_path, **settings) as (url, _, _):
         headers = {"Authorization": f"Token {token.key}"}
@@ -84,9 +84,13 @@ def test_other_processes_forget_a_deleted_token_within_the_bound(transactional_d
 
         delete_elsewhere(token)
         deleted_at = time.monotonic()
-        # Remembered by the worker (the documented bound), then refused.
+        remembered = 0
+        # Remembered by the worker (the cache is in use), then refused within the bound
+        # (a cache that never forgets fails here).
         while (status := requests.get(f"{url}/api/notes/", headers=headers).status_code) == 200:
             assert time.monotonic() - deleted_at < bound + 1
+            remembered += 1
             time.sleep(0.1)
 
+    assert remembered > 0
     assert status == 401
