@@ -41,11 +41,14 @@ def one(kind, name):
 
 
 def ignored(path):
-    """Whether .dockerignore keeps `path` out of the build (its patterns, or a folder above)."""
-    return any(
-        fnmatch.fnmatch(path, pattern) or path.startswith(pattern.rstrip("/") + "/")
-        for pattern in DOCKERIGNORE
-    )
+    """Whether .dockerignore keeps `path` out of the build: as Docker reads it, the last
+    pattern that matches the path (or a folder above it) decides, and `!` lets it in."""
+    verdict = False
+    for pattern in DOCKERIGNORE:
+        bare = pattern.removeprefix("!").rstrip("/")
+        if fnmatch.fnmatch(path, bare) or path.startswith(bare + "/"):
+            verdict = not pattern.startswith("!")
+    return verdict
 
 
 def test_every_path_the_dockerfile_copies_exists_and_reaches_the_build():
