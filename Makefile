@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # (the settings read it only when asked; DJANGO_READ_DOT_ENV_FILE=false opts out).
 export DJANGO_READ_DOT_ENV_FILE ?= true
 
-.PHONY: run dev test bench soak profile lint format lock services migrate static seed clean cluster cluster-stop
+.PHONY: run dev test docs bench soak profile lint format lock services migrate static seed clean cluster cluster-stop
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -17,8 +17,11 @@ run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000)
 dev: migrate seed ## Serve with Django's auto-reloading development server.
 	$(MANAGE) runserver $${PORT:-8000}
 
-test: lint services $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
+test: lint docs services $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
 	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered
+
+docs: $(VENV)/.installed ## Build the documentation site into site/ (MkDocs Material).
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; PEER_URL=... adds a peer.
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
@@ -30,7 +33,7 @@ soak: services ## Mixed traffic at 70% of capacity for SOAK_SECONDS (default 300
 profile: $(VENV)/.installed services ## CPU µs per request in process (health, GET, PUT, POST).
 	$(PY) -m bench.profile
 
-# More than one machine on this one (README): PostgreSQL primary and streaming replica,
+# More than one machine on this one (docs/cluster.md): PostgreSQL primary and streaming replica,
 # PgBouncer, two instances and HAProxy on 127.0.0.1; needs root (apt, pg_createcluster).
 cluster: $(VENV)/.installed ## Start the cluster; ready once HAProxy on :8080 answers /health/ready.
 	bash deploy/cluster/cluster.sh up
@@ -93,4 +96,4 @@ seed: migrate
 	$(MANAGE) seed
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache .coverage
+	rm -rf $(VENV) staticfiles site .pytest_cache .ruff_cache .mypy_cache .coverage
