@@ -8,10 +8,11 @@ ARG PYTHON_VERSION=3.11
 
 # --- build: the virtualenv and the collected static files --------------------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1
 # Exactly the locked versions, hash-checked, no dependency resolution, then `pip check`.
-COPY deploy/install-locked.sh requirements.txt /tmp/
-RUN bash /tmp/install-locked.sh /opt/venv /tmp/requirements.txt
+COPY deploy/install-locked.sh /tmp/deploy/
+COPY requirements.txt requirements-uv.txt /tmp/
+RUN bash /tmp/deploy/install-locked.sh /opt/venv /tmp/requirements.txt
 WORKDIR /app
 COPY manage.py gunicorn.conf.py ./
 COPY notes_project/ notes_project/

@@ -56,7 +56,7 @@ format: $(VENV)/.installed
 # that, with no dependency resolution, then runs `pip check` (README, "Installing").
 INSTALL := PYTHON=$(PYTHON) bash deploy/install-locked.sh $(VENV)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt deploy/install-locked.sh
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-uv.txt deploy/install-locked.sh
 	$(INSTALL) requirements-dev.txt
 	touch $@
 
@@ -73,6 +73,7 @@ lock: $(VENV)/.installed ## Re-pin requirements*.txt, with hashes, from requirem
 	$(LOCK) requirements.in -o requirements.txt
 	$(LOCK) requirements-dev.in -o requirements-dev.txt
 	$(LOCK) requirements-bench.in -o requirements-bench.txt
+	$(LOCK) requirements-uv.in -o requirements-uv.txt
 
 # The browser tests drive Debian's Chromium; install it if it is missing (root, apt).
 $(CHROMIUM):
