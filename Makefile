@@ -21,7 +21,7 @@ test: lint docs services $(CHROMIUM) ## Lint, then run the whole test suite agai
 	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered
 
 docs: $(VENV)/.installed ## Build the documentation site into site/ (MkDocs Material).
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; PEER_URL=... adds a peer.
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
