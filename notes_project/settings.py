@@ -281,6 +281,11 @@ NOTES_PUBLIC_READ = env.bool("NOTES_PUBLIC_READ", default=True)
 # the longest a deleted token or deactivated user keeps working in other
 # processes. The process that made the change forgets it at once. 0: no cache.
 TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", default=10)
+# Seconds a token is accepted after its creation; unset, tokens do not age. An
+# older one answers 401 token_expired, checked on every request, cached or not.
+TOKEN_MAX_AGE = env.int("TOKEN_MAX_AGE", default=None)
+if TOKEN_MAX_AGE is not None and TOKEN_MAX_AGE < 1:
+    raise ImproperlyConfigured("TOKEN_MAX_AGE takes seconds, 1 or more; unset it for no ageing.")
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
