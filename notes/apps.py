@@ -9,7 +9,15 @@ class NotesConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from notes import database_timeouts
+        from axes.signals import user_locked_out
+        from django.contrib.auth.signals import user_login_failed
+
+        from notes import database_timeouts, logins
+
+        # After axes' own receiver (axes comes first in INSTALLED_APPS), so the
+        # attempt is recorded and its address known when it is logged.
+        user_login_failed.connect(logins.count_failure, dispatch_uid="notes-login-failed")
+        user_locked_out.connect(logins.count_lockout, dispatch_uid="notes-login-locked")
 
         # Sent once per migrate for this app, before any migration and after all.
         pre_migrate.connect(database_timeouts.lift_for_migrate, sender=self)

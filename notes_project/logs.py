@@ -1,5 +1,6 @@
 """Logging for the app and gunicorn alike: readable text, or one JSON object a line (LOG_FORMAT)."""
 
+import logging
 from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -48,13 +49,23 @@ def logging_config(log_format: str, level: str, access_log: str | None = None) -
         "formatters": {log_format: FORMATTERS[log_format]},
         "handlers": {"console": _handler(log_format, "stderr")},
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"django": {**through_root, "level": level}, "django.server": through_root},
+        "loggers": {
+            "django": {**through_root, "level": level},
+            "django.server": through_root,
+            # django-axes narrates every login it sees at INFO; notes.logins
+            # writes the lines that matter (failures, locks) as warnings.
+            "axes": {**through_root, "level": max(logging.WARNING, _level_number(level))},
+        },
     }
     if access_log is not None:
         config["handlers"]["access"] = _access_handler(log_format, access_log)
         config["loggers"]["gunicorn.error"] = {"handlers": ["console"], "propagate": False}
         config["loggers"]["gunicorn.access"] = {"handlers": ["access"], "propagate": False}
     return config
+
+
+def _level_number(level: str) -> int:
+    return logging.getLevelNamesMapping().get(level.upper(), logging.NOTSET)
 
 
 def _handler(log_format: str, stream: str) -> dict[str, Any]:

@@ -26,3 +26,13 @@ DATABASE_ERRORS = Counter(
     "Errors raised by the database driver, by class (OperationalError, UniqueViolation, ...).",
     ["error"],
 )
+LOGIN_FAILURES = Counter(
+    "notes_login_failures",
+    "Password logins that failed: a wrong username or password, or a refusal by a lock.",
+    ["route"],
+)
+LOGIN_LOCKOUTS = Counter(
+    "notes_login_lockouts",
+    "Password logins refused by a lock: the failure that set it, and every attempt while it holds.",
+    ["route"],
+)

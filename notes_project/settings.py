@@ -1,6 +1,7 @@
 """Settings for the notes service, read from the environment (twelve-factor)."""
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -131,6 +132,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "corsheaders",
+    # Before notes: its handler records a failed login before notes.logins counts it.
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -156,6 +159,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "notes.api.messages.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last (the replica's may follow), as axes asks: it turns a login refused by
+    # a lock into the lock's answer, and everything above still adds its headers.
+    "axes.middleware.AxesMiddleware",
 ]
 if "replica" in DATABASES:
     # Chooses each request's read database and records a user's writes for it.
@@ -189,6 +195,40 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
+
+# ------------------------------------------------------------------------------
+# PASSWORD LOGINS (django-axes: the admin's and the browsable API's logins resist guessing)
+# ------------------------------------------------------------------------------
+# After LOGIN_FAILURE_LIMIT failed attempts for one username from one address,
+# that username is refused from that address for LOGIN_LOCKOUT_MINUTES after
+# the last of them, right password or not. The count lives in PostgreSQL (axes'
+# database handler), so every worker and instance sees the same lock. Token
+# requests never check a password, so they never read it.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be 1 or more.")
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked (username, address) before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address the rate limits use (NUM_PROXIES decides whether X-Forwarded-For counts).
+AXES_CLIENT_IP_CALLABLE = "notes.api.throttling.client_address"
+# One answer for every lock, whether or not the username exists: 429, Retry-After.
+AXES_LOCKOUT_CALLABLE = "notes.logins.lockout_response"
+# A refused attempt does not restart the lock, so it ends LOGIN_LOCKOUT_MINUTES
+# after the failure that set it; a successful login clears its own count.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+# No row per successful login (a table that would only grow), and no banner
+# line at every start: notes.logins logs and counts the failures and locks.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 # ------------------------------------------------------------------------------
 # STATIC FILES (served by WhiteNoise, so pages look right with DEBUG off)
@@ -241,6 +281,11 @@ NOTES_PUBLIC_READ = env.bool("NOTES_PUBLIC_READ", default=True)
 # the longest a deleted token or deactivated user keeps working in other
 # processes. The process that made the change forgets it at once. 0: no cache.
 TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", default=10)
+# Seconds a token is accepted after its creation; unset, tokens do not age. An
+# older one answers 401 token_expired, checked on every request, cached or not.
+TOKEN_MAX_AGE = env.int("TOKEN_MAX_AGE", default=None)
+if TOKEN_MAX_AGE is not None and TOKEN_MAX_AGE < 1:
+    raise ImproperlyConfigured("TOKEN_MAX_AGE takes seconds, 1 or more; unset it for no ageing.")
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [

@@ -2,12 +2,14 @@
 
 import threading
 import time
+from datetime import timedelta
 from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
@@ -21,7 +23,9 @@ class TokenCache:
 
     The bound (TOKEN_CACHE_SECONDS) is how long a deleted token or deactivated
     user keeps working in *other* processes; in the process that made the
-    change, signals drop the entry at once. 0 turns the cache off.
+    change, signals drop the entry at once. 0 turns the cache off. An entry
+    keeps the token's creation time, and its age is checked on every hit, so
+    no entry outlives TOKEN_MAX_AGE.
     """
 
     max_entries = 10_000
@@ -55,11 +59,24 @@ class TokenCache:
 token_cache = TokenCache()
 
 
+class TokenExpired(exceptions.AuthenticationFailed):
+    default_detail = "Token has expired."
+    default_code = "token_expired"
+
+
+def check_age(token: Token) -> None:
+    """Refuse a token created more than TOKEN_MAX_AGE seconds ago (unset: tokens do not age)."""
+    max_age = settings.TOKEN_MAX_AGE
+    if max_age is not None and timezone.now() - token.created > timedelta(seconds=max_age):
+        raise TokenExpired
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's token scheme, its user read in one join and remembered briefly (TokenCache).
 
     A key no token can have fails without a database lookup: PostgreSQL refuses
-    NUL characters outright, so such a key must not reach it.
+    NUL characters outright, so such a key must not reach it. A token past
+    TOKEN_MAX_AGE fails with the code token_expired, remembered or not.
     """
 
     def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
@@ -67,6 +84,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.")
         cached = token_cache.get(key)
         if cached is not None:
+            check_age(cached[1])
             return cached
         found = selectors.user_for_token(key=key)
         if found is None:
@@ -75,7 +93,9 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         token = Token(key=key, user=user, created=created)  # type: ignore[misc]
+        # Remembered even when too old, so its later refusals cost no query either.
         token_cache.put(key, user, token)
+        check_age(token)
         return user, token
 
 
