@@ -1,5 +1,7 @@
 """Django's loaddata, then ANALYZE of every table it loaded, as `seed` does."""
 
+from collections.abc import Sequence
+
 from django.core.management.commands import loaddata
 from django.db import connections
 
@@ -7,7 +9,7 @@ from django.db import connections
 class Command(loaddata.Command):
     help = loaddata.Command.help + " Then the loaded tables are analyzed for the planner."
 
-    def loaddata(self, fixture_labels: list[str]) -> None:
+    def loaddata(self, fixture_labels: Sequence[str]) -> None:
         super().loaddata(fixture_labels)
         connection = connections[self.using]
         with connection.cursor() as cursor:
