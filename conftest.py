@@ -2,6 +2,8 @@
 
 import os
 import secrets
+import subprocess
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 import harness.server
+import harness.wait
 from harness.server import free_port
 from notes.models import Note
 
@@ -26,6 +29,32 @@ GENEROUS_RATES = {"anon": "100000/minute", "user": "100000/minute"}
 def static_files():
     """Pages render with the same hashed static files as production."""
     call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_connection_outlives_the_suite(django_db_setup, django_db_blocker):
+    """At the end, no session but ours is left on the test database (else it cannot be dropped)."""
+    yield
+    with django_db_blocker.unblock():
+        others = harness.wait.until(lambda: not other_sessions(), timeout=10) or other_sessions()
+    if others is not True:
+        warnings.warn(f"sessions left on the test database: {others}", stacklevel=1)
+
+
+def other_sessions():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, client_port, state, backend_start, left(query, 200)"
+            " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        rows = cursor.fetchall()
+    return [(*row, owner_of(row[2])) for row in rows]
+
+
+def owner_of(port):
+    """The local process holding the client end of a connection, as `ss` reports it."""
+    done = subprocess.run(["ss", "-tnpH", f"sport = :{port}"], capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 @pytest.fixture(autouse=True)
