@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # (the settings read it only when asked; DJANGO_READ_DOT_ENV_FILE=false opts out).
 export DJANGO_READ_DOT_ENV_FILE ?= true
 
-.PHONY: run dev test docs bench soak profile lint format lock services migrate static seed clean cluster cluster-stop
+.PHONY: run dev test docs bench soak profile instructions lint format lock services migrate static seed clean cluster cluster-stop
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -32,6 +32,10 @@ soak: services ## Mixed traffic at 70% of capacity for SOAK_SECONDS (default 300
 
 profile: $(VENV)/.installed services ## CPU µs per request in process (health, GET, PUT, POST).
 	$(PY) -m bench.profile
+
+instructions: $(VENV)/.installed services ## Instructions per request in process (callgrind): noise-free.
+	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	$(PY) -m bench.instructions
 
 # More than one machine on this one (docs/cluster.md): PostgreSQL primary and streaming replica,
 # PgBouncer, two instances and HAProxy on 127.0.0.1; needs root (apt, pg_createcluster).

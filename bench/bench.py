@@ -21,6 +21,7 @@ import psycopg
 import requests
 
 from bench.database import SERVER, prepare_database
+from bench.machine import accounted, per_request
 from bench.report import ratio, write_report
 from harness.server import ROOT, gunicorn
 
@@ -110,8 +111,11 @@ def wrk(base_url, scenario, path, token, ids, seconds):
         "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
         "-s", str(ROOT / "bench" / "scenario.lua"), base_url,
     ]  # fmt: skip
-    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    with accounted(urlsplit(base_url).port or 80) as ticks:
+        output = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    result = json.loads(output.stdout.strip().splitlines()[-1])
+    result["cpu_us"] = per_request(ticks, result["requests"])
+    return result
 
 
 def worker_memory_mib(pids):

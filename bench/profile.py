@@ -143,6 +143,13 @@ def main() -> None:
     token, note_id = prepare()
     cases = scenarios(token, note_id)
     check((name, call(env)) for name, env in cases.items())
+    counted = os.environ.get("PROFILE_COUNT")
+    if counted:  # bench/instructions.py: warm up, then PROFILE_COUNT_CALLS calls under valgrind
+        for _ in range(20):
+            call(cases[counted])
+        for _ in range(int(os.environ.get("PROFILE_COUNT_CALLS", "0"))):
+            call(cases[counted])
+        return
     only = os.environ.get("PROFILE_CPROFILE")
     if only:
         print(profiled(cases[only], call))

@@ -52,6 +52,26 @@ def table(results):
     return "\n".join(lines)
 
 
+def machine_table(results):
+    """Whole-machine CPU per request, by part, medians over the rounds: service | peer."""
+    parts = ["app", "postgres", "redis", "wrk", "softirq", "other", "idle"]
+    lines = [
+        "| scenario | side | " + " | ".join(f"{p} µs" for p in parts) + " | busy µs | idle share |",
+        "|---|---|" + "---:|" * (len(parts) + 2),
+    ]
+    for name, runs in results.items():
+        for side in ("service", "peer"):
+            cpu = [run["cpu_us"] for run in runs[side] if "cpu_us" in run]
+            if not cpu:
+                continue
+            cells = [statistics.median(c[p] for c in cpu) for p in parts]
+            busy = statistics.median(sum(c[p] for p in parts if p != "idle") for c in cpu)
+            idle = statistics.median(c["idle_share"] for c in cpu)
+            numbers = " | ".join(f"{v:,.0f}" for v in cells)
+            lines.append(f"| {name} | {side} | {numbers} | {busy:,.0f} | {idle:.0%} |")
+    return "\n".join(lines)
+
+
 def chart(report, path):
     import matplotlib
 
@@ -103,6 +123,11 @@ def write_report(report, notes=""):
             table(results),
             "",
             f"Worker memory after the run, MiB (USS: what one more worker adds): {memory}.",
+            "",
+            "Where the machine's CPU went, µs per request (medians of the rounds): the app "
+            "server, PostgreSQL, Redis, wrk, the kernel's softirq time, the rest, and idle.",
+            "",
+            machine_table(results),
             "",
         ]
         if size in report.get("seed_seconds", {}):
