@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import shutil
 import subprocess
 import warnings
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
+from playwright.sync_api import sync_playwright
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -23,6 +25,19 @@ BASE_DIR = Path(__file__).resolve().parent
 # Tests get a Redis database of their own, so clearing it never touches a dev server's.
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 GENEROUS_RATES = {"anon": "100000/minute", "user": "100000/minute"}
+ARTIFACTS = BASE_DIR / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# As offline as a machine with no internet: no background traffic at all.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -174,3 +189,18 @@ def live_server_process(transactional_db, tmp_path):
     """gunicorn of its own for a test that kills, reloads or stops it: 3 workers of 2 threads."""
     with gunicorn(tmp_path, WEB_CONCURRENCY="3", GUNICORN_THREADS="2") as served:
         yield served
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop; Django's ORM, used by the
+    # tests alongside it, would otherwise refuse to run next to one.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]

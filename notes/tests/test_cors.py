@@ -1,6 +1,5 @@
 """Contract (docs/contract.md), Browser apps on other origins: CORS for the allowed ones only."""
 
-import os
 import threading
 import uuid
 from contextlib import contextmanager
@@ -8,11 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from conftest import gunicorn
+from conftest import ARTIFACTS, gunicorn
 from notes.models import Note
-from notes.tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 APP = "https://notes-app.example"
 REQUEST_HEADERS = ["authorization", "content-type", "if-match", "if-none-match", "idempotency-key"]
@@ -132,28 +129,15 @@ def app_origin():
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        ARTIFACTS.mkdir(exist_ok=True)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-
-
 def test_a_browser_app_on_an_allowed_origin_creates_lists_and_edits_notes(
-    chromium, transactional_db, token, tmp_path
+    browser, transactional_db, token, tmp_path
 ):
     with (
         app_origin() as app,
         app_origin() as stranger,
         gunicorn(tmp_path, CORS_ALLOWED_ORIGINS=app, WEB_CONCURRENCY="2") as (api, _, _),
     ):
-        page = chromium.new_page()
+        page = browser.new_page()
         page.goto(app)
         result = page.evaluate("([api, token]) => tour(api, token)", [api, token.key])
         page.screenshot(path=ARTIFACTS / "cors_app.png", full_page=True)
