@@ -22,8 +22,12 @@ from harness.server import free_port
 from notes.models import Note
 
 BASE_DIR = Path(__file__).resolve().parent
-# Tests get a Redis database of their own, so clearing it never touches a dev server's.
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Tests get a Redis database of their own, so clearing it never touches a dev server's;
+# under pytest-xdist each worker (gw0, gw1, ...) one more below it, as each has its own
+# PostgreSQL test database.
+_REDIS, _REDIS_DB = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15").rsplit("/", 1)
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+TEST_REDIS_URL = f"{_REDIS}/{int(_REDIS_DB) - _WORKER}"
 GENEROUS_RATES = {"anon": "100000/minute", "user": "100000/minute"}
 ARTIFACTS = BASE_DIR / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

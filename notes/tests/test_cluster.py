@@ -33,10 +33,9 @@ from notes.tests.cluster import (
     slow_clients,
 )
 
-# Not through the pooler: Chromium pages and the fault tests (which cut the
-# database with a proxy and kill workers) test other things; this module is the cluster.
-# Browsers, killed workers and minutes of traffic prove nothing more through the
-# pooler than they do directly, and would double the suite's time.
+# One cluster on fixed ports: under pytest-xdist, every test of it in one worker.
+pytestmark = pytest.mark.xdist_group("cluster")
+
 # The endpoints' own tests, run again through PgBouncer. Left out: what does not talk to
 # the database through the app (install, deploy, docs, browser and CORS pages, logs, the
 # generated client), and what sets libpq options or kills connections, which PgBouncer
@@ -160,7 +159,7 @@ def test_reads_keep_answering_with_the_replica_stopped(cluster):
 
 def test_the_api_test_suite_passes_through_pgbouncer_in_transaction_mode(cluster):
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"},
         "DATABASE_URL": f"{PGBOUNCER_URL}/notes_pooled",
         "DATABASE_DISABLE_SERVER_SIDE_CURSORS": "true",
         # PgBouncer refuses libpq `options`; its connect_query sets the timeouts.
