@@ -60,3 +60,12 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return self.content[:50]
+
+
+# A note's columns, declared once by the fields above, in table order: every
+# statement in notes.sql selects and returns them, notes.selectors maps a row
+# back by them, and the API and the admin show them. A column PostgreSQL
+# computes for its own use (the search vector) is never selected or shown.
+NOTE_COLUMNS: tuple[str, ...] = tuple(
+    field.attname for field in Note._meta.concrete_fields if not field.generated
+)
