@@ -10,6 +10,7 @@ class NotesConfig(AppConfig):
 
     def ready(self) -> None:
         from notes import database_timeouts
+        from notes.api import checks  # noqa: F401 (registers the API's system checks)
 
         # Sent once per migrate for this app, before any migration and after all.
         pre_migrate.connect(database_timeouts.lift_for_migrate, sender=self)

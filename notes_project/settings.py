@@ -298,6 +298,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Tag operations by the segment after /api/ ("notes"), not "api".
     "SCHEMA_PATH_PREFIX": r"/api/",
+    # Success bodies described inside {"data": ...}, as they are sent.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "notes.api.schema.envelope_success_bodies",
+    ],
 }
 
 # ------------------------------------------------------------------------------
