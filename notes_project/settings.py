@@ -106,9 +106,13 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=60)
 
 # ------------------------------------------------------------------------------
-# REDIS (the shared store behind rate limits, so every worker sees one count)
+# REDIS (shared by every worker and instance)
 # ------------------------------------------------------------------------------
+# The rate limits' counters and, with a replica, the users' write positions,
+# through one client per process (notes/redis_client.py).
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Django's cache on the same Redis. No request uses it: `ensure_services`
+# checks Redis through it, and the tests clear their Redis database with it.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
