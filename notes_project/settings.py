@@ -66,14 +66,19 @@ DATABASES["default"].update(
 # a worker thread for long. Sent as libpq startup options, they hold from a
 # connection's first query. Empty turns one off; both empty send no `options`
 # at all, which PgBouncer refuses (behind it, set them on the role instead).
-DATABASE_TIMEOUTS = {
+_timeouts = {
     "statement_timeout": env.str("DATABASE_STATEMENT_TIMEOUT", default="10000"),
     "lock_timeout": env.str("DATABASE_LOCK_TIMEOUT", default="5000"),
 }
-if not all(value.isdigit() for value in DATABASE_TIMEOUTS.values() if value):
+if not all(value.isdigit() for value in _timeouts.values() if value):
     raise ImproperlyConfigured("DATABASE_*_TIMEOUT take milliseconds: digits, or empty for none.")
-if options := " ".join(f"-c {name}={ms}" for name, ms in DATABASE_TIMEOUTS.items() if ms):
-    DATABASES["default"]["OPTIONS"]["options"] = options
+# The timeouts every connection starts with, in milliseconds (none: {}), read by
+# notes/database_timeouts.py, which lifts them for `migrate`.
+DATABASE_TIMEOUTS = {name: int(ms) for name, ms in _timeouts.items() if ms}
+if DATABASE_TIMEOUTS:
+    DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+        f"-c {name}={ms}" for name, ms in DATABASE_TIMEOUTS.items()
+    )
 
 # ------------------------------------------------------------------------------
 # MORE THAN ONE MACHINE (PgBouncer, a streaming replica; README "Running on more
