@@ -29,7 +29,8 @@ class NoteManager(models.Manager["Note"]):
 
 
 class Note(models.Model):
-    """A note. The API writes it through notes.services; the ORM serves admin lists and filters."""
+    """A note. The API and the admin's edits write it through notes.services; the ORM
+    serves lists, filters and the admin (its bulk reset of send counts is an ORM update)."""
 
     id = models.AutoField(primary_key=True)
     content = models.CharField(max_length=255)

@@ -69,6 +69,7 @@ def run_once(view: APIView, request: Request, key: str, write: Callable[[], Resp
                 raise KeyReused()
             return replay(stored)
         response = write()
+        # The actions raise on failure; a failure answered otherwise is not kept either.
         if not status.is_success(response.status_code):
             transaction.set_rollback(True)
             return response
@@ -85,7 +86,9 @@ def render(view: APIView, request: Request, response: Response) -> None:
 
     With the renderer content negotiation chose and the view's renderer
     context, as DRF's finalize_response later sets them; a rendered response
-    is not rendered again.
+    is not rendered again. (So the browsable API's page of a keyed write, if
+    a client asks for HTML, lists the headers set so far: not yet DRF's
+    `Allow` and `Vary`, which the response itself still carries.)
     """
     response.accepted_renderer = request.accepted_renderer
     response.accepted_media_type = request.accepted_media_type
