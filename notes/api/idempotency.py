@@ -84,12 +84,16 @@ def run_once(view: APIView, request: Request, key: str, write: Callable[[], Resp
 def render(view: APIView, request: Request, response: Response) -> None:
     """Render the response now, inside the transaction, so the stored bytes are the sent bytes.
 
-    With the renderer content negotiation chose and the view's renderer
-    context, as DRF's finalize_response later sets them; a rendered response
-    is not rendered again. (So the browsable API's page of a keyed write, if
-    a client asks for HTML, lists the headers set so far: not yet DRF's
-    `Allow` and `Vary`, which the response itself still carries.)
+    As DRF's finalize_response (which runs later, once) prepares it: the
+    renderer content negotiation chose, the view's renderer context, and the
+    view's default headers, `Vary` then `Allow`, which the browsable API's
+    page lists. finalize_response then finds them in place, and a rendered
+    response is not rendered again.
     """
+    defaults = view.default_response_headers
+    for header in ("Vary", "Allow"):
+        if header in defaults:
+            response[header] = defaults[header]
     response.accepted_renderer = request.accepted_renderer
     response.accepted_media_type = request.accepted_media_type
     response.renderer_context = view.get_renderer_context()  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.serializers import BaseSerializer
 
 from notes import selectors, services
 from notes.api.conditional import (
@@ -79,10 +80,10 @@ class NoteViewSet(viewsets.ModelViewSet[Note]):
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        content = self.validated(request)["content"]
-        note = services.create_note(content=content)
+        serializer = self.validated(request)
+        note = services.create_note(content=serializer.validated_data["content"])
         location = reverse("note-detail", args=[note.id], request=request)
-        return self.note_response(note, status.HTTP_201_CREATED, {"Location": location})
+        return self.note_response(note, serializer, status.HTTP_201_CREATED, {"Location": location})
 
     @extend_schema(
         parameters=[*KEYED, IF_MATCH, ETAG],
@@ -144,27 +145,38 @@ class NoteViewSet(viewsets.ModelViewSet[Note]):
 
     def edit(self, request: Request, *, partial: bool) -> Response:
         """PUT and PATCH: the content (a PATCH without it keeps it), at If-Match's versions."""
-        content = self.validated(request, partial=partial).get("content")
+        serializer = self.validated(request, partial=partial)
+        content = serializer.validated_data.get("content")
         note_id = self.note_id()
         versions = if_match_versions(request, note_id)
         note = services.update_note(note_id=note_id, content=content, versions=versions)
         if note is None:
             raise missed_write(note_id, versions)
-        return self.note_response(note)
+        return self.note_response(note, serializer)
 
-    def validated(self, request: Request, *, partial: bool = False) -> dict[str, Any]:
+    def validated(self, request: Request, *, partial: bool = False) -> BaseSerializer[Note]:
+        """The serializer of the request's body, valid (else a 400)."""
         serializer = self.get_serializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        data: dict[str, Any] = serializer.validated_data
-        return data
+        return serializer
 
     def note_id(self) -> int:
         return int(self.kwargs[self.lookup_field])
 
     def note_response(
-        self, note: Note, code: int = status.HTTP_200_OK, headers: dict[str, str] | None = None
+        self,
+        note: Note,
+        serializer: BaseSerializer[Note] | None = None,
+        code: int = status.HTTP_200_OK,
+        headers: dict[str, str] | None = None,
     ) -> Response:
-        response = Response(self.get_serializer(note).data, status=code, headers=headers)
+        """The note in the body, rendered by the serializer that validated the request if any
+        (as DRF's save() leaves it; the browsable API's form reuses it), with its ETag."""
+        if serializer is None:
+            serializer = self.get_serializer(note)
+        else:
+            serializer.instance = note
+        response = Response(serializer.data, status=code, headers=headers)
         if is_json(self.request):
             response["ETag"] = etag_for(note)
         return response
