@@ -149,7 +149,7 @@ class EnvelopeAutoSchema(AutoSchema):
 
     def _map_basic_serializer(self, serializer: Serializer[Any], direction: str) -> dict[str, Any]:
         # A private method: drf-spectacular has no public way to change a
-        # serializer's mapping for one direction. test_docs.py pins the result.
+        # serializer's mapping for one direction; test_docs.py pins the result.
         schema: dict[str, Any] = super()._map_basic_serializer(  # type: ignore[no-untyped-call]
             serializer, direction
         )
