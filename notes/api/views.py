@@ -38,6 +38,11 @@ from notes.api.serializers import NoteSerializer
 from notes.models import DEFAULT_ORDERING, ORDERING_FIELDS, Note
 
 NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match holds the ETag.")
+# PUT and PATCH.
+EDIT_SCHEMA = extend_schema(
+    parameters=[*KEYED, IF_MATCH, ETAG],
+    responses=responses({200: NoteSerializer}, *ANY_REQUEST, *WRITE, *BODY, 404, 412),
+)
 
 
 @extend_schema_view(
@@ -85,18 +90,12 @@ class NoteViewSet(viewsets.ModelViewSet[Note]):
         location = reverse("note-detail", args=[note.id], request=request)
         return self.note_response(note, serializer, status.HTTP_201_CREATED, {"Location": location})
 
-    @extend_schema(
-        parameters=[*KEYED, IF_MATCH, ETAG],
-        responses=responses({200: NoteSerializer}, *ANY_REQUEST, *WRITE, *BODY, 404, 412),
-    )
+    @EDIT_SCHEMA
     @idempotent
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.edit(request, partial=False)
 
-    @extend_schema(
-        parameters=[*KEYED, IF_MATCH, ETAG],
-        responses=responses({200: NoteSerializer}, *ANY_REQUEST, *WRITE, *BODY, 404, 412),
-    )
+    @EDIT_SCHEMA
     @idempotent
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.edit(request, partial=True)
