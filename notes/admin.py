@@ -8,8 +8,7 @@ from django.db.models.functions import Now
 from django.http import HttpRequest
 
 from notes import services
-from notes.models import Note
-from notes.sql import NOTE_COLUMNS as NOTE_FIELDS
+from notes.models import NOTE_COLUMNS, Note
 
 if TYPE_CHECKING:
     ModelAdmin = admin.ModelAdmin[Note]
@@ -20,11 +19,12 @@ else:
 
 @admin.register(Note)
 class NoteAdmin(ModelAdmin):
-    list_display = ["id", "preview", "times_sent", "created_at", "updated_at"]
+    # Every column, the content as a preview; the ones the database sets are shown, not edited.
+    list_display = ["preview" if name == "content" else name for name in NOTE_COLUMNS]
     list_display_links = ["id", "preview"]
     list_filter = ["created_at", "updated_at", "times_sent"]
     search_fields = ["content"]
-    readonly_fields = ["times_sent", "created_at", "updated_at"]
+    readonly_fields = [name for name in NOTE_COLUMNS if not Note._meta.get_field(name).editable]
     date_hierarchy = "created_at"
     actions = ["reset_times_sent"]
     # The exact total needs a COUNT(*) over the whole table on every page view.
@@ -32,13 +32,14 @@ class NoteAdmin(ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Note, form: Any, change: bool) -> None:
         # Through the services, as the API writes: an edit writes content only,
-        # so it never undoes a send counted since the form was opened.
+        # so it never undoes a send counted since the form was opened. (The
+        # bulk reset below is one ORM UPDATE of the rows the admin selected.)
         if change:
             saved = services.update_note(note_id=obj.pk, content=obj.content)
         else:
             saved = services.create_note(content=obj.content)
         if saved is not None:
-            obj.__dict__.update({field: getattr(saved, field) for field in NOTE_FIELDS})
+            obj.__dict__.update({field: getattr(saved, field) for field in NOTE_COLUMNS})
             obj._state.adding, obj._state.db = False, saved._state.db
 
     def delete_model(self, request: HttpRequest, obj: Note) -> None:

@@ -13,6 +13,7 @@ class NotesConfig(AppConfig):
         from django.contrib.auth.signals import user_login_failed
 
         from notes import database_timeouts, logins
+        from notes.api import checks  # noqa: F401 (registers the API's system checks)
 
         # After axes' own receiver (axes comes first in INSTALLED_APPS), so the
         # attempt is recorded and its address known when it is logged.

@@ -29,7 +29,8 @@ class NoteManager(models.Manager["Note"]):
 
 
 class Note(models.Model):
-    """A note. The API writes it through notes.services; the ORM serves admin lists and filters."""
+    """A note. The API and the admin's edits write it through notes.services; the ORM
+    serves lists, filters and the admin (its bulk reset of send counts is an ORM update)."""
 
     id = models.AutoField(primary_key=True)
     content = models.CharField(max_length=255)
@@ -60,3 +61,12 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return self.content[:50]
+
+
+# A note's columns, declared once by the fields above, in table order: every
+# statement in notes.sql selects and returns them, notes.selectors maps a row
+# back by them, and the API and the admin show them. A column PostgreSQL
+# computes for its own use (the search vector) is never selected or shown.
+NOTE_COLUMNS: tuple[str, ...] = tuple(
+    field.attname for field in Note._meta.concrete_fields if not field.generated
+)

@@ -10,19 +10,19 @@ write (GitLab's database load balancing does the same). Everything else
 (commands, the shell) reads and writes the primary.
 """
 
-import functools
 import logging
 import math
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Model
 from django.http import HttpRequest
 from redis.exceptions import RedisError
+
+from notes.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +133,6 @@ class ReplicaMonitor:
 
     def mark_unusable(self) -> None:
         self.usable, self.checked_at = False, time.monotonic()
-
-
-@functools.lru_cache
-def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
 
 # Keeps the larger position, so two writes finishing out of order never move a pin

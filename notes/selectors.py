@@ -9,14 +9,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from notes import sql
-from notes.models import Note
+from notes.models import NOTE_COLUMNS, Note
 
 # Note ids are PostgreSQL integers; anything else names no note and needs no query.
 MAX_NOTE_ID = 2**31 - 1
 
 
 def note_from_row(row: tuple[Any, ...], alias: str) -> Note:
-    return Note.from_db(alias, sql.NOTE_COLUMNS, row)
+    return Note.from_db(alias, NOTE_COLUMNS, row)
 
 
 def get_note(*, note_id: int) -> Note | None:

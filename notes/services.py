@@ -1,4 +1,9 @@
-"""Writes of notes: typed functions, one hand-written statement each (HackSoft's services)."""
+"""Writes of notes: typed functions on the hand-written SQL of notes/sql.py (HackSoft's services).
+
+Each write is one statement, except send-next: while concurrent callers take
+the least-sent notes first, it tries again, up to SEND_NEXT_ATTEMPTS statements
+(and a check that any note is left after each miss).
+"""
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime

@@ -1,15 +1,16 @@
-"""Every SQL statement the API runs on notes and tokens, hand-written, in one place.
+"""The hand-written SQL of notes and tokens: every statement the API runs on them.
 
-Each is one statement: writes return the row they wrote (`RETURNING`), so no
-write needs a second round trip to read back what the database decided.
-Timestamps take the statement's time (`STATEMENT_TIMESTAMP()`), not the
-transaction's, so `updated_at` moves on every change even inside one long
-transaction. Lists and searches are built by the ORM (django-filter and the
-keyset pagination), whose statements the EXPLAIN tests pin.
+Writes return the row they wrote (`RETURNING`), so no write needs a second
+round trip to read back what the database decided. Timestamps take the
+statement's time (`STATEMENT_TIMESTAMP()`), not the transaction's, so
+`updated_at` moves on every change even inside one long transaction. Lists and
+searches are built by the ORM (django-filter and the keyset pagination), whose
+statements the EXPLAIN tests pin; idempotency keys have their own statements
+(notes/idempotency/store.py), and so has the replica router (notes/replica.py).
 """
 
-# The columns of a note, in the order Note.from_db receives them.
-NOTE_COLUMNS = ("id", "content", "times_sent", "created_at", "updated_at")
+from notes.models import NOTE_COLUMNS
+
 _COLUMNS = ", ".join(NOTE_COLUMNS)
 _QUALIFIED = ", ".join(f"notes.{column}" for column in NOTE_COLUMNS)
 

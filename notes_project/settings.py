@@ -67,14 +67,19 @@ DATABASES["default"].update(
 # a worker thread for long. Sent as libpq startup options, they hold from a
 # connection's first query. Empty turns one off; both empty send no `options`
 # at all, which PgBouncer refuses (behind it, set them on the role instead).
-DATABASE_TIMEOUTS = {
+_timeouts = {
     "statement_timeout": env.str("DATABASE_STATEMENT_TIMEOUT", default="10000"),
     "lock_timeout": env.str("DATABASE_LOCK_TIMEOUT", default="5000"),
 }
-if not all(value.isdigit() for value in DATABASE_TIMEOUTS.values() if value):
+if not all(value.isdigit() for value in _timeouts.values() if value):
     raise ImproperlyConfigured("DATABASE_*_TIMEOUT take milliseconds: digits, or empty for none.")
-if options := " ".join(f"-c {name}={ms}" for name, ms in DATABASE_TIMEOUTS.items() if ms):
-    DATABASES["default"]["OPTIONS"]["options"] = options
+# The timeouts every connection starts with, in milliseconds (none: {}), read by
+# notes/database_timeouts.py, which lifts them for `migrate`.
+DATABASE_TIMEOUTS = {name: int(ms) for name, ms in _timeouts.items() if ms}
+if DATABASE_TIMEOUTS:
+    DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+        f"-c {name}={ms}" for name, ms in DATABASE_TIMEOUTS.items()
+    )
 
 # ------------------------------------------------------------------------------
 # MORE THAN ONE MACHINE (PgBouncer, a streaming replica; README "Running on more
@@ -107,9 +112,13 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=60)
 
 # ------------------------------------------------------------------------------
-# REDIS (the shared store behind rate limits, so every worker sees one count)
+# REDIS (shared by every worker and instance)
 # ------------------------------------------------------------------------------
+# The rate limits' counters and, with a replica, the users' write positions,
+# through one client per process (notes/redis_client.py).
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Django's cache on the same Redis. No request uses it: `ensure_services`
+# checks Redis through it, and the tests clear their Redis database with it.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -343,6 +352,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Tag operations by the segment after /api/ ("notes"), not "api".
     "SCHEMA_PATH_PREFIX": r"/api/",
+    # Success bodies described inside {"data": ...}, as they are sent.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "notes.api.schema.envelope_success_bodies",
+    ],
 }
 
 # ------------------------------------------------------------------------------

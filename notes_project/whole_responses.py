@@ -47,13 +47,21 @@ class HeldHeaders:
 
 
 def install() -> None:
-    """Wrap every HTTP/1 WSGI response's socket (called from gunicorn.conf.py)."""
+    """Wrap every HTTP/1 WSGI response's socket (called from gunicorn.conf.py).
+
+    gunicorn has no setting for its response class, so this patches it: its
+    workers build every response with gunicorn.http.wsgi.create(), which
+    makes a Response(req, sock, cfg), whose send_headers() writes the header
+    block in one sendall. test_whole_responses.py checks each of these
+    assumptions against the installed gunicorn, so an upgrade that breaks one
+    fails there.
+    """
     if getattr(Response, "holds_headers", False):
         return
     original_init, original_close = Response.__init__, Response.close
 
-    def __init__(self: Response, req: Any, sock: Any, cfg: Any) -> None:
-        original_init(self, req, HeldHeaders(sock), cfg)
+    def __init__(self: Response, req: Any, sock: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, req, HeldHeaders(sock), *args, **kwargs)
 
     def close(self: Response) -> None:
         original_close(self)

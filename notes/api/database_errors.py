@@ -3,57 +3,14 @@
 import logging
 
 from django.db import InterfaceError, OperationalError
-from rest_framework import exceptions, status
+from rest_framework.exceptions import APIException
+
+from notes.api.exceptions import DatabaseUnavailable, LockTimeout, QueryTimeout, WriteConflict
 
 logger = logging.getLogger(__name__)
 
-
-class DatabaseUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The database is unavailable; try again shortly."
-    default_code = "database_unavailable"
-    # Seconds a client should wait before retrying; DRF sends it as Retry-After.
-    wait = 5
-
-
-class NoteBusy(exceptions.APIException):
-    """send-next found every least-sent note locked by other transactions, try after try."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "Every least-sent note is being changed right now; try again shortly."
-    default_code = "busy"
-    wait = 1
-
-
-class WriteConflict(exceptions.APIException):
-    """A deadlock or serialization failure: this request was rolled back, another went on."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request collided with a concurrent one and was not applied; retry it."
-    default_code = "write_conflict"
-    wait = 1
-
-
-class LockTimeout(exceptions.APIException):
-    """A row or table stayed locked by another transaction past DATABASE_LOCK_TIMEOUT."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The note is locked by a concurrent request; nothing was applied, retry it."
-    default_code = "lock_timeout"
-    wait = 1
-
-
-class QueryTimeout(exceptions.APIException):
-    """A statement ran past DATABASE_STATEMENT_TIMEOUT and was cancelled: the server is slow."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The database took too long to answer; nothing was applied, retry shortly."
-    default_code = "query_timeout"
-    wait = 1
-
-
 # PostgreSQL's SQLSTATE codes of errors that say "not now", not "not there".
-TRANSIENT = {
+TRANSIENT: dict[str, type[APIException]] = {
     "40P01": WriteConflict,  # deadlock_detected
     "40001": WriteConflict,  # serialization_failure
     "55P03": LockTimeout,  # lock_not_available (lock_timeout, NOWAIT)

@@ -12,8 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler, set_rollback
 
+from notes import services
 from notes.api import database_errors
 from notes.api.envelope import Envelope, EnvelopeJSONRenderer
+from notes.api.exceptions import Busy
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,16 @@ def _envelope_for(exc: Exception, response: Response) -> Envelope:
     return error_envelope(response.status_code, detail.code, str(detail))
 
 
+def api_error_for(exc: Exception) -> Exception:
+    """The API's answer (notes/api/exceptions.py) to a domain or database error, else `exc`."""
+    if isinstance(exc, services.NoteBusy):
+        return Busy()
+    return database_errors.answer_for(exc)
+
+
 def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's handler (statuses, headers, rollback), with bodies put in the error envelope."""
-    exc = database_errors.answer_for(exc)
+    exc = api_error_for(exc)
     response = exception_handler(exc, context)
     if response is None:
         # Unexpected: logged with its traceback, answered without one.

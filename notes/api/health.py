@@ -3,17 +3,14 @@
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-
-class NotReady(exceptions.APIException):
-    status_code = 503
-    default_code = "not_ready"
-    wait = 5
+from notes.api.exceptions import NotReady
+from notes.api.schema import responses
 
 
 class HealthView(APIView):
@@ -24,22 +21,18 @@ class HealthView(APIView):
     throttle_classes = []
 
 
-HEALTH_SCHEMA = extend_schema(
-    responses=inline_serializer("Health", {"status": serializers.CharField()}), tags=["health"]
-)
+HEALTH = inline_serializer("Health", {"status": serializers.CharField()})
 
 
 class LiveView(HealthView):
     # Answers while the process serves, whatever the database does.
-    uses_database = False
-
-    @HEALTH_SCHEMA
+    @extend_schema(responses=responses({200: HEALTH}, 406, 500), tags=["health"])
     def get(self, request: Request) -> Response:
         return Response({"status": "live"})
 
 
 class ReadyView(HealthView):
-    @HEALTH_SCHEMA
+    @extend_schema(responses=responses({200: HEALTH}, 406, 500, 503), tags=["health"])
     def get(self, request: Request) -> Response:
         try:
             executor = MigrationExecutor(connection)

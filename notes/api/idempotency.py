@@ -1,115 +1,110 @@
-"""Idempotency-Key on writes: the first outcome is stored with the write and replayed to retries."""
+"""Idempotency-Key on writes: the first outcome is stored with the write and replayed to retries.
 
+`@idempotent` wraps a view set's write action. Without the header the action
+runs as it is. With it, the action runs inside one transaction that also takes
+the key's lock, looks the key up, and stores the rendered outcome; a retry gets
+the stored outcome instead of a second write (notes/idempotency/store.py has
+the SQL).
+"""
+
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar, cast
 
 from django.db import transaction
 from django.http.request import RawPostDataException
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import exceptions, status
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from notes.api.exceptions import KeyInProgress, KeyReused
 from notes.idempotency import store
-
-if TYPE_CHECKING:
-    from rest_framework.viewsets import GenericViewSet
-
-    _ViewSet = GenericViewSet[Any]
-else:
-    _ViewSet = object
 
 # The contract's rule: 1 to 255 visible ASCII characters, "!" to "~".
 KEY_PATTERN = r"^[!-~]{1,255}$"
 VALID_KEY = re.compile(r"[!-~]{1,255}")  # for fullmatch: "$" would let a final newline by
 HEADER = "Idempotency-Key"
-# Seconds a client should wait before retrying a key that is still running.
-RETRY_AFTER = 1
+
+# A view set's action: (view, request, *args, **kwargs) -> Response.
+Action = TypeVar("Action", bound=Callable[..., Response])
 
 
-class KeyInProgress(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "A request with this Idempotency-Key is still running; retry shortly."
-    default_code = "idempotency_key_in_progress"
-    wait = RETRY_AFTER
+def idempotent(action: Action) -> Action:
+    """A write action that runs at most once per user and Idempotency-Key."""
 
-
-class KeyReused(exceptions.APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "This Idempotency-Key was used for another request (method, path or body)."
-    default_code = "idempotency_key_reused"
-
-
-class IdempotentWritesMixin(_ViewSet):
-    """For a view set: writes that carry an Idempotency-Key run once per user and key."""
-
-    idempotent_actions = frozenset(
-        {"create", "update", "partial_update", "destroy", "send", "send_next"}
-    )
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
+    @functools.wraps(action)
+    def run(view: APIView, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The whole cost to a request without the header is this one lookup.
-        key = request._request.META.get("HTTP_IDEMPOTENCY_KEY")
-        if key is not None and self.action in self.idempotent_actions:
-            self.run_once(request, key)
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY")
+        if key is None:
+            return action(view, request, *args, **kwargs)
+        return run_once(view, request, key, lambda: action(view, request, *args, **kwargs))
 
-    def run_once(self, request: Request, key: str) -> None:
-        """Replace this request's handler by one that runs it at most once per key."""
-        if not VALID_KEY.fullmatch(key):
-            raise exceptions.ValidationError(
-                {HEADER: ["Must be 1 to 255 visible ASCII characters ('!' to '~')."]}
-            )
-        # Writes need a user (the permissions saw to it); keys are theirs alone.
-        if request.user.is_authenticated:
-            method = (request.method or "").lower()
-            setattr(self, method, KeyedHandler(self, getattr(self, method), key))
+    return cast(Action, run)
 
 
-class KeyedHandler:
-    """Runs a view's handler inside one transaction with the lookup and the stored outcome."""
+def run_once(view: APIView, request: Request, key: str, write: Callable[[], Response]) -> Response:
+    """The write in one transaction with the key's lock, look-up and stored outcome."""
+    if not VALID_KEY.fullmatch(key):
+        raise ValidationError({HEADER: ["Must be 1 to 255 visible ASCII characters ('!' to '~')."]})
+    # Writes need a user (the permissions saw to it); keys are theirs alone.
+    if not request.user.is_authenticated:
+        return write()
+    user_id = request.user.pk
+    fingerprint = fingerprint_of(request)
+    # Any exception rolls it all back: a failure stores nothing, so a retry is safe.
+    with transaction.atomic():
+        if not store.try_lock(user_id, key):
+            raise KeyInProgress()
+        stored = store.find(user_id, key)
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                raise KeyReused()
+            return replay(stored)
+        response = write()
+        # The actions raise on failure; a failure answered otherwise is not kept either.
+        if not status.is_success(response.status_code):
+            transaction.set_rollback(True)
+            return response
+        render(view, request, response)
+        try:
+            store.save(user_id, key, outcome_of(response, fingerprint))
+        except store.KeyStillLive:
+            raise KeyInProgress() from None
+    return response
 
-    def __init__(self, view: Any, handler: Callable[..., Response], key: str) -> None:
-        self.view, self.handler, self.key = view, handler, key
 
-    def __call__(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        user_id = request.user.pk
-        assert user_id is not None  # run_once keyed only authenticated requests
-        fingerprint = fingerprint_of(request)
-        with transaction.atomic():
-            if not store.try_lock(user_id, self.key):
-                raise KeyInProgress()
-            stored = store.find(user_id, self.key)
-            if stored is not None:
-                if stored.fingerprint != fingerprint:
-                    raise KeyReused()
-                return replay(stored)
-            response = self.handler(request, *args, **kwargs)
-            # Finalized and rendered here, so what is stored is what is sent.
-            response = self.view.finalize_response(request, response, *args, **kwargs)
-            assert isinstance(response, Response)
-            response.render()
-            if not status.is_success(response.status_code):
-                # A failure stores nothing and keeps nothing, so a retry is safe.
-                transaction.set_rollback(True)
-                return response
-            try:
-                store.save(user_id, self.key, outcome_of(response, fingerprint))
-            except store.KeyStillLive:
-                raise KeyInProgress() from None
-        return response
+def render(view: APIView, request: Request, response: Response) -> None:
+    """Render the response now, inside the transaction, so the stored bytes are the sent bytes.
+
+    As DRF's finalize_response (which runs later, once) prepares it: the
+    renderer content negotiation chose, the view's renderer context, and the
+    view's default headers, `Vary` then `Allow`, which the browsable API's
+    page lists. finalize_response then finds them in place, and a rendered
+    response is not rendered again.
+    """
+    defaults = view.default_response_headers
+    for header in ("Vary", "Allow"):
+        if header in defaults:
+            response[header] = defaults[header]
+    response.accepted_renderer = request.accepted_renderer
+    response.accepted_media_type = request.accepted_media_type
+    response.renderer_context = view.get_renderer_context()  # type: ignore[attr-defined]
+    response.render()
 
 
 def fingerprint_of(request: Request) -> bytes:
     """SHA-256 of method, path (either spelling of the trailing slash) and body as sent."""
-    django_request = request._request
-    digest = hashlib.sha256(f"{request.method} {django_request.path.rstrip('/')}\n".encode())
+    digest = hashlib.sha256(f"{request.method} {request.path.rstrip('/')}\n".encode())
     try:
-        digest.update(django_request.body)
+        digest.update(request.body)
     except RawPostDataException:
         # A multipart form already read by the CSRF check: its parsed fields stand in.
         digest.update(json.dumps(request.data, sort_keys=True, default=str).encode())
@@ -144,35 +139,26 @@ def replay(stored: store.Outcome) -> Response:
     return response
 
 
-def applies_to(view: Any) -> bool:
-    """Whether this view's current action takes an Idempotency-Key (for the OpenAPI document)."""
-    return getattr(view, "action", None) in getattr(view, "idempotent_actions", ())
-
-
-def schema_parameters(view: Any) -> list[OpenApiParameter]:
-    """The request header and the replay's response header, for the OpenAPI document."""
-    if not applies_to(view):
-        return []
-    success_status = {"create": "201", "destroy": "204"}.get(view.action, "200")
-    return [
-        OpenApiParameter(
-            HEADER,
-            OpenApiTypes.STR,
-            OpenApiParameter.HEADER,
-            pattern=KEY_PATTERN,
-            description=(
-                "A key of the client's choosing (a UUID, say) that makes retries safe: "
-                "a repeat of this request with the same key, method, path and body within "
-                "24 hours writes nothing and answers what the first did, with "
-                "`Idempotent-Replayed: true`. Keys belong to the user who sent them."
-            ),
+# For the OpenAPI document of every idempotent action.
+SCHEMA_PARAMETERS = [
+    OpenApiParameter(
+        HEADER,
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        pattern=KEY_PATTERN,
+        description=(
+            "A key of the client's choosing (a UUID, say) that makes retries safe: "
+            "a repeat of this request with the same key, method, path and body within "
+            "24 hours writes nothing and answers what the first did, with "
+            "`Idempotent-Replayed: true`. Keys belong to the user who sent them."
         ),
-        OpenApiParameter(
-            "Idempotent-Replayed",
-            OpenApiTypes.STR,
-            OpenApiParameter.HEADER,
-            response=[success_status],
-            enum=["true"],
-            description="Present on a replay of the first outcome for this Idempotency-Key.",
-        ),
-    ]
+    ),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=["200", "201", "204"],
+        enum=["true"],
+        description="Present on a replay of the first outcome for this Idempotency-Key.",
+    ),
+]

@@ -1,77 +1,140 @@
-"""OpenAPI generation that describes the envelopes exactly as they are sent."""
+"""OpenAPI generation that describes the envelopes exactly as they are sent.
+
+Each operation declares its own responses (`responses()`, in an
+`extend_schema` beside the action it documents): its success body and the
+errors it may answer, each in the error envelope. `envelope_success_bodies`,
+a drf-spectacular postprocessing hook, puts success bodies in `{"data": ...}`
+as the renderer does.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.utils.functional import lazy
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
+from rest_framework import serializers
 
-from notes.api import idempotency
 from notes.api.body_limit import describe_limit
 
 if TYPE_CHECKING:
     from rest_framework.serializers import Serializer
 
-ERROR_COMPONENT = ResolvedComponent(  # type: ignore[no-untyped-call]
-    name="Error",
-    type=ResolvedComponent.SCHEMA,
-    object="Error",
-    schema={
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["status", "code", "message"],
-                "properties": {
-                    "status": {"type": "integer"},
-                    "code": {"type": "string", "description": "Machine-readable error code."},
-                    "message": {"type": "string", "description": "For a person to read."},
-                    "details": {
-                        "type": "object",
-                        "description": "Field errors, keyed by field or parameter name.",
-                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                    },
-                },
-            }
-        },
-    },
-)
 
-ERROR_DESCRIPTIONS = {
-    "400": (
-        "Malformed JSON, failed validation, a bad query parameter or a malformed Idempotency-Key."
-    ),
-    "401": "No or bad credentials.",
-    "403": "Authenticated but not allowed.",
-    "404": "No such note, or nothing to send.",
-    "406": "No acceptable response media type (see Accept).",
-    "409": (
+@extend_schema_field(
+    {
+        "type": "object",
+        "required": ["status", "code", "message"],
+        "properties": {
+            "status": {"type": "integer"},
+            "code": {"type": "string", "description": "Machine-readable error code."},
+            "message": {"type": "string", "description": "For a person to read."},
+            "details": {
+                "type": "object",
+                "description": "Field errors, keyed by field or parameter name.",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    }
+)
+class ErrorField(serializers.DictField):
+    pass
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    # The `{"error": {...}}` envelope, for the document only (errors.py writes it).
+    error = ErrorField()
+
+
+def _body_limit() -> str:
+    # Read when the document is generated: it states the limit in force.
+    limit = describe_limit(settings.REQUEST_BODY_LIMIT)
+    return f"Request body over {limit}; the connection is closed."
+
+
+ERROR_DESCRIPTIONS: dict[int, Any] = {
+    400: "Malformed JSON, failed validation, a bad query parameter or a malformed Idempotency-Key.",
+    401: "No or bad credentials.",
+    403: "Authenticated but not allowed.",
+    404: "No such note, or nothing to send.",
+    406: "No acceptable response media type (see Accept).",
+    409: (
         "A concurrent request is in the way, and nothing was written: the request with this "
         "Idempotency-Key is still running (idempotency_key_in_progress), or the write collided "
         "with another (write_conflict, lock_timeout). Retry after Retry-After."
     ),
-    "412": "If-Match names a version that is no longer current; nothing changed.",
-    "413": "Request body over {limit}; the connection is closed.",
-    "415": "Body media type not accepted.",
-    "422": (
+    412: "If-Match names a version that is no longer current; nothing changed.",
+    413: lazy(_body_limit, str)(),
+    415: "Body media type not accepted.",
+    422: (
         "This Idempotency-Key was already used for another request (method, path or body); "
         "nothing was written."
     ),
-    "429": "Rate limit exceeded; see Retry-After.",
-    "500": "Unexpected error.",
-    "503": "Database unavailable, or a query timed out; see Retry-After.",
+    429: "Rate limit exceeded; see Retry-After.",
+    500: "Unexpected error.",
+    503: "Database unavailable, or a query timed out; see Retry-After.",
 }
 
+# The errors a request to the notes may meet whatever it is: credentials,
+# content negotiation, the rate limit, the unexpected, and the database.
+ANY_REQUEST = (401, 406, 429, 500, 503)
+# A write may also be forbidden, collide with another or with its key's first
+# run (409), carry a malformed Idempotency-Key (400) or reuse one (422).
+WRITE = (400, 403, 409, 422)
+# A request body may be invalid, too large or of a type not accepted.
+BODY = (400, 413, 415)
+
 # Answers that tell the client when to try again.
-RETRY_AFTER_STATUSES = {"409", "429", "503"}
-RETRY_AFTER = {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=["409", "429", "503"],
+    description="Seconds to wait before retrying.",
+)
+
+
+def responses(success: dict[int, Any], *errors: int) -> dict[int, Any]:
+    """An operation's responses: its success, then each error in the error envelope."""
+    described = {
+        code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
+        for code in sorted(set(errors))
+    }
+    return {**success, **described}
+
+
+def envelope_success_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: each success body inside `{"data": ...}`, as the renderer sends it.
+
+    A body that is already an envelope (a page of the list: data and links) is
+    left as it is, the same rule EnvelopeJSONRenderer follows.
+    """
+    components = result.get("components", {}).get("schemas", {})
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            for code, response in operation["responses"].items():
+                if not code.startswith("2"):
+                    continue
+                for media in response.get("content", {}).values():
+                    if not _is_envelope(media["schema"], components):
+                        media["schema"] = {
+                            "type": "object",
+                            "required": ["data"],
+                            "properties": {"data": media["schema"]},
+                        }
+    return result
+
+
+def _is_envelope(schema: dict[str, Any], components: dict[str, Any]) -> bool:
+    name = schema.get("$ref", "").rsplit("/", 1)[-1]
+    return "data" in components.get(name, {}).get("required", ())
 
 
 class EnvelopeAutoSchema(AutoSchema):
-    """AutoSchema with success bodies in `{"data": ...}` and the error envelope per status."""
+    """drf-spectacular's AutoSchema with public reads, Retry-After, and request bodies as parsed."""
 
     def get_auth(self) -> list[dict[str, Any]]:
         auth = super().get_auth()
@@ -81,9 +144,12 @@ class EnvelopeAutoSchema(AutoSchema):
 
     def get_override_parameters(self) -> list[Any]:
         parameters: list[Any] = super().get_override_parameters()
-        return parameters + idempotency.schema_parameters(self.view)
+        # Declared on every operation, it shows only on the answers listed in it.
+        return [*parameters, RETRY_AFTER]
 
     def _map_basic_serializer(self, serializer: Serializer[Any], direction: str) -> dict[str, Any]:
+        # A private method: drf-spectacular has no public way to change a
+        # serializer's mapping for one direction; test_docs.py pins the result.
         schema: dict[str, Any] = super()._map_basic_serializer(  # type: ignore[no-untyped-call]
             serializer, direction
         )
@@ -104,68 +170,3 @@ class EnvelopeAutoSchema(AutoSchema):
             if required:
                 schema["required"] = required
         return schema
-
-    def _get_response_for_code(
-        self,
-        serializer: Any,
-        status_code: str,
-        media_types: list[str] | None = None,
-        direction: str = "response",
-    ) -> dict[str, Any]:
-        response: dict[str, Any] = super()._get_response_for_code(  # type: ignore[no-untyped-call]
-            serializer, status_code, media_types, direction
-        )
-        paginator = self._get_paginator()  # type: ignore[no-untyped-call]
-        paginated = self._is_list_view(serializer) and paginator is not None
-        if status_code.startswith("2") and not paginated:
-            for media in response.get("content", {}).values():
-                media["schema"] = {
-                    "type": "object",
-                    "required": ["data"],
-                    "properties": {"data": media["schema"]},
-                }
-        return response
-
-    def _get_response_bodies(
-        self, direction: Literal["request", "response"] = "response"
-    ) -> dict[str, Any]:
-        responses: dict[str, Any] = super()._get_response_bodies(direction)
-        if "204" in responses and (headers := self._get_response_headers_for_code("204")):
-            # drf-spectacular leaves a DELETE's 204 without the headers declared for it.
-            responses["204"]["headers"] = headers
-        if self.method == "GET" and "{" in self.path:
-            responses["304"] = {"description": "Not modified: If-None-Match holds the ETag."}
-        self.registry.register_on_missing(ERROR_COMPONENT)
-        limit = describe_limit(settings.REQUEST_BODY_LIMIT)
-        for code in self.error_statuses():
-            response = {
-                "description": ERROR_DESCRIPTIONS[code].format(limit=limit),
-                "content": {"application/json": {"schema": ERROR_COMPONENT.ref}},
-            }
-            if code in RETRY_AFTER_STATUSES:
-                response["headers"] = {"Retry-After": RETRY_AFTER}
-            responses.setdefault(code, response)
-        return responses
-
-    def error_statuses(self) -> list[str]:
-        codes = {"406", "500"}
-        if getattr(self.view, "uses_database", True):
-            codes |= {"503"}
-        if self.view.authentication_classes:
-            codes |= {"401"}
-        if self.view.throttle_classes:
-            codes |= {"429"}
-        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
-            # 409: a write can collide with a concurrent one (or its key still be running).
-            codes |= {"403", "409"}
-        if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer():
-            codes |= {"400", "413", "415"}
-        if self.method in ("PUT", "PATCH", "DELETE"):
-            codes |= {"412"}
-        if idempotency.applies_to(self.view):
-            codes |= {"400", "422"}
-        if self._is_list_view() and self.method == "GET":
-            codes |= {"400"}
-        if "{" in self.path or self.path.rstrip("/").endswith("send-next"):
-            codes |= {"404"}
-        return sorted(codes)

@@ -1,4 +1,4 @@
-"""Input validation and representation of notes."""
+"""Validation of a note's input and rendering of its output: no writes happen here."""
 
 import copy
 from typing import Any, ClassVar
@@ -6,9 +6,7 @@ from typing import Any, ClassVar
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from notes import services
-from notes.api.conditional import missed_write
-from notes.models import Note
+from notes.models import NOTE_COLUMNS, Note
 
 # Python's blanks, which DRF trims (str.strip), and NUL, which PostgreSQL refuses.
 BLANKS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -20,8 +18,7 @@ TEXT_PATTERN = (
     rf"^[{BLANKS}]*[^\x00{BLANKS}]"
     rf"(?:[^\x00]{{0,{CONTENT_MAX_LENGTH - 2}}}[^\x00{BLANKS}])?[{BLANKS}]*$"  # type: ignore[operator]
 )
-# Renders every timestamp of a note: DRF's format and the current time zone.
-TIMESTAMP = serializers.DateTimeField(read_only=True)
+Field = serializers.Field[Any, Any, Any, Any]
 
 
 @extend_schema_field({"type": "string", "pattern": TEXT_PATTERN})
@@ -35,51 +32,46 @@ class StrictCharField(serializers.CharField):
         return text
 
 
+# A note's columns as the model declares them: `content` validated, the others
+# read-only. (A docstring here would become the OpenAPI component's description.)
 class NoteSerializer(serializers.ModelSerializer[Note]):
     # DRF's CharField already trims blanks and rejects NUL and lone surrogates.
     content = StrictCharField(max_length=CONTENT_MAX_LENGTH)
 
     # A form post from the browsable API carries its CSRF token alongside the data.
     transport_fields = frozenset({"csrfmiddlewaretoken"})
-    _field_templates: ClassVar[dict[str, serializers.Field[Any, Any, Any, Any]]]
+    _field_templates: ClassVar[dict[str, Field]]
 
     class Meta:
         model = Note
-        fields = ["id", "content", "times_sent", "created_at", "updated_at"]
-        read_only_fields = ["id", "times_sent", "created_at", "updated_at"]
+        # Read-only where the model says so (the id, and the columns the database sets).
+        fields = list(NOTE_COLUMNS)
 
-    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-        # ModelSerializer inspects the model to build its fields on every
-        # instantiation, and DRF deep-copies them; the result never changes, so
-        # it is built once per class and each serializer binds shallow copies
-        # (their options are set once, at construction, and only read after).
+    def field_templates(self) -> dict[str, Field]:
+        """The fields ModelSerializer builds from the model, built once per class.
+
+        ModelSerializer inspects the model to build its fields on every
+        instantiation, and DRF deep-copies them; the result never changes.
+        Each serializer binds shallow copies of these (their options are set
+        at construction and only read after; test_serializers.py fails if a
+        DRF release starts changing them as they are used).
+        """
         cls = type(self)
         if "_field_templates" not in cls.__dict__:
             cls._field_templates = super().get_fields()
-        return {name: copy.copy(field) for name, field in cls._field_templates.items()}
+        return cls._field_templates
 
-    def create(self, validated_data: dict[str, Any]) -> Note:
-        return services.create_note(content=validated_data["content"])
-
-    def update(self, instance: Note, validated_data: dict[str, Any]) -> Note:
-        # `versions` comes from the view's If-Match (serializer.save(versions=...)).
-        versions = validated_data.get("versions")
-        content = validated_data.get("content")
-        note = services.update_note(note_id=instance.pk, content=content, versions=versions)
-        if note is None:
-            raise missed_write(instance.pk, versions)
-        return note
+    def get_fields(self) -> dict[str, Field]:
+        return {name: copy.copy(field) for name, field in self.field_templates().items()}
 
     def to_representation(self, instance: Note) -> dict[str, Any]:
-        # Every response renders notes, so this is the hot path: the five
-        # attributes are written out rather than walked field by field, since
-        # DRF rebuilds (deep-copies) a serializer's fields for each instance.
+        # Every response renders notes, so this is the hot path: each column
+        # goes through its own field's to_representation (DRF's formats and the
+        # current time zone), the field built once per class rather than copied
+        # and bound for every note as DRF's own to_representation would.
         return {
-            "id": instance.id,
-            "content": instance.content,
-            "times_sent": instance.times_sent,
-            "created_at": TIMESTAMP.to_representation(instance.created_at),
-            "updated_at": TIMESTAMP.to_representation(instance.updated_at),
+            name: field.to_representation(getattr(instance, name))
+            for name, field in self.field_templates().items()
         }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

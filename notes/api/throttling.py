@@ -7,12 +7,13 @@ import ipaddress
 import logging
 from typing import TYPE_CHECKING, cast
 
-import redis
 from django.conf import settings
 from redis.commands.core import Script
 from redis.exceptions import RedisError
 from rest_framework import throttling
 from rest_framework.request import Request
+
+from notes.redis_client import redis_client
 
 if TYPE_CHECKING:
     # DRF views import the throttles named in settings: no import at run time.
@@ -37,12 +38,6 @@ def client_address(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(ident))
     except ValueError:
         return request.META.get("REMOTE_ADDR")
-
-
-@functools.lru_cache
-def redis_client(url: str) -> redis.Redis:
-    # One connection pool per process; redis-py opens a new one after a fork.
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
 
 # INCR, and EXPIRE on the window's first request, as one command: a script

@@ -1,28 +1,54 @@
-"""The notes API: CRUD on a ModelViewSet, plus the two send actions."""
+"""The notes API: a ModelViewSet whose write actions read like the contract.
+
+Each write validates its body with the serializer, reads If-Match, makes one
+call to notes/services.py, turns a miss into 412 or 404, and answers the note
+with its ETag; `@idempotent` runs it at most once per Idempotency-Key. A write
+does not read its note first: its statement finds the note or finds none
+(notes/api/checks.py keeps permissions to what can be decided per request).
+Reads: the list is DRF's (django-filter, keyset pagination); a single note is
+one selector (notes/selectors.py), with If-None-Match.
+"""
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.serializers import BaseSerializer
 
 from notes import selectors, services
-from notes.api.conditional import ConditionalRequestsMixin, conditional_schema, note_not_found
-from notes.api.database_errors import NoteBusy
+from notes.api.conditional import (
+    ETAG,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    etag_for,
+    if_match_versions,
+    missed_write,
+    none_match_fails,
+)
+from notes.api.exceptions import NoteNotFound, NothingToSend
 from notes.api.filters import NoteFilter
-from notes.api.idempotency import IdempotentWritesMixin
+from notes.api.idempotency import SCHEMA_PARAMETERS as KEYED
+from notes.api.idempotency import idempotent
+from notes.api.schema import ANY_REQUEST, BODY, WRITE, responses
 from notes.api.serializers import NoteSerializer
 from notes.models import DEFAULT_ORDERING, ORDERING_FIELDS, Note
 
-WRITES = frozenset({"PUT", "PATCH", "DELETE"})
+NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match holds the ETag.")
+# PUT and PATCH.
+EDIT_SCHEMA = extend_schema(
+    parameters=[*KEYED, IF_MATCH, ETAG],
+    responses=responses({200: NoteSerializer}, *ANY_REQUEST, *WRITE, *BODY, 404, 412),
+)
 
 
-@conditional_schema
-class NoteViewSet(IdempotentWritesMixin, ConditionalRequestsMixin, viewsets.ModelViewSet[Note]):
+@extend_schema_view(
+    list=extend_schema(responses=responses({200: NoteSerializer}, *ANY_REQUEST, 400))
+)
+class NoteViewSet(viewsets.ModelViewSet[Note]):
     """Notes: create, list, search, read, change, delete and send them."""
 
     # Lists and searches go through the ORM (django-filter, keyset pagination);
@@ -35,50 +61,127 @@ class NoteViewSet(IdempotentWritesMixin, ConditionalRequestsMixin, viewsets.Mode
     # Ids that are not digits fall through to the enveloped 404 of unknown paths.
     lookup_value_regex = r"\d+"
 
+    @extend_schema(
+        parameters=[IF_NONE_MATCH, ETAG],
+        responses=responses({200: NoteSerializer, 304: NOT_MODIFIED}, *ANY_REQUEST, 404),
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        note = self.get_object()
+        if is_json(request) and none_match_fails(request, etag_for(note)):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag_for(note)})
+        return self.note_response(note)
+
     def get_object(self) -> Note:
-        note_id = int(self.kwargs[self.lookup_field])
-        if self.request.method in WRITES and not self.object_permissions_apply():
-            # No permission looks at the note itself, so a write need not read it
-            # first: its one statement finds the note, or finds none (404).
-            return Note(pk=note_id)
         # A note's URL names it whatever the query string says: one indexed read.
-        note = selectors.get_note(note_id=note_id)
+        note = selectors.get_note(note_id=self.note_id())
         if note is None:
-            raise note_not_found()
+            raise NoteNotFound()
         self.check_object_permissions(self.request, note)
         return note
 
-    def get_success_headers(self, data: Any) -> dict[str, str]:
-        return {"Location": reverse("note-detail", args=[data["id"]], request=self.request)}
+    @extend_schema(
+        parameters=[*KEYED, ETAG],
+        responses=responses({201: NoteSerializer}, *ANY_REQUEST, *WRITE, *BODY),
+    )
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.validated(request)
+        note = services.create_note(content=serializer.validated_data["content"])
+        location = reverse("note-detail", args=[note.id], request=request)
+        return self.note_response(note, serializer, status.HTTP_201_CREATED, {"Location": location})
 
-    @extend_schema(request=None, summary="Count one send of this note.")
-    @action(detail=True, methods=["post"])
-    def send(self, request: Request, pk: str) -> Response:
-        if self.object_permissions_apply():
-            self.get_object()
-        # One statement counts the send and returns the note, or finds none.
-        note = services.send_note(note_id=int(pk))
-        if note is None:
-            raise note_not_found()
-        return Response(self.get_serializer(note).data)
+    @EDIT_SCHEMA
+    @idempotent
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.edit(request, partial=False)
+
+    @EDIT_SCHEMA
+    @idempotent
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.edit(request, partial=True)
 
     @extend_schema(
-        request=None, summary="Count one send of the least-sent note (oldest first among equals)."
+        parameters=[*KEYED, IF_MATCH],
+        responses=responses({204: None}, *ANY_REQUEST, *WRITE, 404, 412),
+    )
+    @idempotent
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        note_id = self.note_id()
+        versions = if_match_versions(request, note_id)
+        if not services.delete_note(note_id=note_id, versions=versions):
+            raise missed_write(note_id, versions)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=None,
+        summary="Count one send of this note.",
+        parameters=[*KEYED, ETAG],
+        responses=responses({200: NoteSerializer}, *ANY_REQUEST, *WRITE, 404),
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def send(self, request: Request, pk: str) -> Response:
+        # One statement counts the send and returns the note, or finds none.
+        note = services.send_note(note_id=self.note_id())
+        if note is None:
+            raise NoteNotFound()
+        return self.note_response(note)
+
+    @extend_schema(
+        request=None,
+        summary="Count one send of the least-sent note (oldest first among equals).",
+        parameters=[*KEYED, ETAG],
+        responses=responses({200: NoteSerializer}, *ANY_REQUEST, *WRITE, 404),
     )
     @action(detail=False, methods=["post"], url_path="send-next")
+    @idempotent
     def send_next(self, request: Request) -> Response:
-        try:
-            note = services.send_next_note()
-        except services.NoteBusy:
-            raise NoteBusy() from None
+        # A note held by others on every try raises services.NoteBusy: a 503, by errors.py.
+        note = services.send_next_note()
         if note is None:
-            raise exceptions.NotFound("There are no notes to send.")
-        return Response(self.get_serializer(note).data)
+            raise NothingToSend()
+        return self.note_response(note)
 
-    def object_permissions_apply(self) -> bool:
-        """Whether a permission checks notes one by one; then a write reads its note first."""
-        default = BasePermission.has_object_permission
-        return any(
-            type(permission).has_object_permission is not default
-            for permission in self.get_permissions()
-        )
+    def edit(self, request: Request, *, partial: bool) -> Response:
+        """PUT and PATCH: the content (a PATCH without it keeps it), at If-Match's versions."""
+        serializer = self.validated(request, partial=partial)
+        content = serializer.validated_data.get("content")
+        note_id = self.note_id()
+        versions = if_match_versions(request, note_id)
+        note = services.update_note(note_id=note_id, content=content, versions=versions)
+        if note is None:
+            raise missed_write(note_id, versions)
+        return self.note_response(note, serializer)
+
+    def validated(self, request: Request, *, partial: bool = False) -> BaseSerializer[Note]:
+        """The serializer of the request's body, valid (else a 400)."""
+        serializer = self.get_serializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    def note_id(self) -> int:
+        return int(self.kwargs[self.lookup_field])
+
+    def note_response(
+        self,
+        note: Note,
+        serializer: BaseSerializer[Note] | None = None,
+        code: int = status.HTTP_200_OK,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """The note in the body, rendered by the serializer that validated the request if any
+        (as DRF's save() leaves it; the browsable API's form reuses it), with its ETag."""
+        if serializer is None:
+            serializer = self.get_serializer(note)
+        else:
+            serializer.instance = note
+        response = Response(serializer.data, status=code, headers=headers)
+        if is_json(self.request):
+            response["ETag"] = etag_for(note)
+        return response
+
+
+def is_json(request: Request) -> bool:
+    # Only the JSON representation gets an ETag: a strong one promises identical
+    # bytes, and the browsable API's HTML page differs per user and request.
+    return request.accepted_renderer.format == "json"

@@ -2,10 +2,13 @@
 
 import pytest
 import requests
+from django.core import checks
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
+from rest_framework.permissions import BasePermission
 from rest_framework.test import APIClient
 
+from notes.api.views import NoteViewSet
 from notes.models import Note
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +26,23 @@ WRITES = [
 def test_anyone_may_read_by_default(api_client, note):
     assert api_client.get("/api/notes/").status_code == 200
     assert api_client.get(f"/api/notes/{note.pk}/").status_code == 200
+
+
+def test_a_permission_that_decides_note_by_note_is_refused_at_start(monkeypatch):
+    # Writes never read their note first, so has_object_permission would go unasked.
+    class OwnNotesOnly(BasePermission):
+        def has_object_permission(self, request, view, obj):
+            return False
+
+    assert not checks.run_checks(tags=[checks.Tags.security])
+    monkeypatch.setattr(
+        NoteViewSet, "permission_classes", [*NoteViewSet.permission_classes, OwnNotesOnly]
+    )
+
+    errors = checks.run_checks(tags=[checks.Tags.security])
+
+    assert [error.id for error in errors] == ["notes.E001"]
+    assert "OwnNotesOnly" in errors[0].msg
 
 
 @pytest.mark.parametrize(("method", "path"), WRITES)

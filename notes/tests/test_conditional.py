@@ -84,6 +84,21 @@ def test_a_stale_if_match_answers_412_and_changes_nothing(auth_client, note, eta
     assert (after.content, after.updated_at) == (before.content, before.updated_at)
 
 
+def test_the_etag_does_not_depend_on_how_timestamps_are_rendered(auth_client, note, etag, settings):
+    # The ETag is made from the note itself, not parsed back from its rendered updated_at.
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DATETIME_FORMAT": "%Y-%m-%d %H:%M"}
+
+    read = auth_client.get(f"/api/notes/{note.pk}/")
+    assert len(read.json()["data"]["updated_at"]) == len("2026-01-01 12:00")
+    assert read["ETag"] == etag
+    assert auth_client.get(f"/api/notes/{note.pk}/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+    changed = auth_client.put(f"/api/notes/{note.pk}/", {"content": "changed"}, HTTP_IF_MATCH=etag)
+    assert changed.status_code == 200
+    stale = auth_client.put(f"/api/notes/{note.pk}/", {"content": "lost"}, HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412
+
+
 def test_if_match_star_matches_any_current_version(auth_client, note):
     response = auth_client.delete(f"/api/notes/{note.pk}/", HTTP_IF_MATCH="*")
 

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from conftest import BASE_DIR, database_url
+from notes import database_timeouts
 from notes.tests.test_commands import scratch_database  # noqa: F401 (a fixture)
 
 STRONG_KEY = secrets.token_urlsafe(50)
@@ -89,6 +90,46 @@ def test_timeouts_come_from_the_environment_and_empty_sends_no_options(statement
         assert "'options'" not in result.stdout
     else:
         assert f"'options': {options}" in result.stdout
+
+
+def test_the_timeouts_are_a_structured_setting():
+    result = django_shell(
+        "print(settings.DATABASE_TIMEOUTS)",
+        SECRET_KEY=STRONG_KEY,
+        DATABASE_STATEMENT_TIMEOUT="",
+        DATABASE_LOCK_TIMEOUT="700",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{'lock_timeout': 700}"
+
+
+def current_timeouts():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db
+def test_migrate_lifts_the_timeouts_this_service_sends_and_restores_them():
+    database_timeouts.lift_for_migrate("default")
+    assert current_timeouts() == ("0", "0")
+
+    database_timeouts.restore_after_migrate("default")
+    assert current_timeouts() == ("10s", "5s")
+
+
+@pytest.mark.django_db
+def test_without_timeouts_of_its_own_migrate_sets_nothing(settings, django_assert_num_queries):
+    # Behind PgBouncer, whose server connections would keep a session setting.
+    settings.DATABASE_TIMEOUTS = {}
+    current_timeouts()  # connected
+
+    with django_assert_num_queries(0):
+        database_timeouts.lift_for_migrate("default")
+        database_timeouts.restore_after_migrate("default")
 
 
 def test_a_timeout_that_is_not_milliseconds_is_refused():

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from conftest import server_params
+from notes import services
 from notes.api.serializers import NoteSerializer
-from notes.api.views import NoteViewSet
 from notes.models import Note
 
 pytestmark = pytest.mark.django_db
@@ -125,19 +125,29 @@ def test_unknown_note_ids_answer_404(auth_client, method, note_id):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("if_match", [False, True])
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_a_write_that_loses_a_race_with_a_delete_is_a_404(auth_client, note, monkeypatch, method):
-    read = NoteViewSet.get_object
+def test_a_write_that_loses_a_race_with_a_delete_is_a_404(
+    auth_client, note, monkeypatch, method, if_match
+):
+    # A write does not read its note first, so the race it can lose is a delete
+    # committed elsewhere just before its one statement runs.
+    service = "delete_note" if method == "delete" else "update_note"
+    write = getattr(services, service)
 
-    def read_then_deleted_elsewhere(view):
-        found = read(view)
+    def deleted_elsewhere_first(**kwargs):
         with psycopg.connect(dbname=connection.settings_dict["NAME"], **server_params()) as other:
-            other.execute("DELETE FROM notes WHERE id = %s", [found.pk])
-        return found
+            other.execute("DELETE FROM notes WHERE id = %s", [kwargs["note_id"]])
+        return write(**kwargs)
 
-    monkeypatch.setattr(NoteViewSet, "get_object", read_then_deleted_elsewhere)
+    headers = (
+        {"HTTP_IF_MATCH": auth_client.get(f"/api/notes/{note.pk}/")["ETag"]} if if_match else {}
+    )
+    monkeypatch.setattr(services, service, deleted_elsewhere_first)
 
-    response = getattr(auth_client, method)(f"/api/notes/{note.pk}/", {"content": "too late"})
+    response = getattr(auth_client, method)(
+        f"/api/notes/{note.pk}/", {"content": "too late"}, **headers
+    )
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
 from conftest import server_params
 from notes.idempotency.models import IdempotencyKey
@@ -279,6 +280,41 @@ def test_storing_a_key_deletes_up_to_two_expired_ones(auth_client):
     keyed(auth_client, "post", "/api/notes/", {"content": "new"}, key="new")
 
     assert IdempotencyKey.objects.count() == 4
+
+
+@pytest.fixture
+def finalized(monkeypatch):
+    """The responses DRF's finalize_response is called with, in order."""
+    calls = []
+    finalize = APIView.finalize_response
+
+    def counting(view, request, response, *args, **kwargs):
+        calls.append(response)
+        return finalize(view, request, response, *args, **kwargs)
+
+    monkeypatch.setattr(APIView, "finalize_response", counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("post", "/api/notes/", {"content": "finalized once"}),
+        ("put", "/api/notes/{id}/", {"content": "finalized once"}),
+        ("delete", "/api/notes/{id}/", None),
+        ("post", "/api/notes/{id}/send/", None),
+    ],
+)
+def test_a_keyed_write_and_its_replay_are_each_finalized_once(
+    auth_client, note, finalized, method, path, data
+):
+    first = keyed(auth_client, method, path.format(id=note.pk), data)
+    assert len(finalized) == 1
+    assert finalized[0] is first
+
+    retry = keyed(auth_client, method, path.format(id=note.pk), data)
+    assert len(finalized) == 2
+    assert_replayed(first, retry)
 
 
 def test_requests_without_a_key_store_nothing(auth_client, note):

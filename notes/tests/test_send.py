@@ -34,6 +34,20 @@ def test_send_ignores_any_body(auth_client, note):
     assert response.json()["data"]["times_sent"] == 1
 
 
+def test_send_next_with_every_least_sent_note_held_elsewhere_is_a_503(auth_client, monkeypatch):
+    # services.NoteBusy, answered by the exception handler (notes/api/errors.py).
+    def busy():
+        raise services.NoteBusy()
+
+    monkeypatch.setattr(services, "send_next_note", busy)
+
+    response = auth_client.post("/api/notes/send-next/")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "busy"
+    assert response["Retry-After"] == "1"
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("note_id", ["424242", "99999999999999999999999"])
 def test_send_to_an_unknown_note_is_a_404(auth_client, note_id):

@@ -5,13 +5,17 @@ gunicorn.conf.py): the header block leaves with the body, in one write, so a
 balancer sees either no answer, which it retries on another instance, or all of it.
 """
 
+import inspect
 import tempfile
 from types import SimpleNamespace
 
 import pytest
 import requests
 from gunicorn.config import Config
+from gunicorn.http import wsgi
+from gunicorn.http.parser import RequestParser
 from gunicorn.http.wsgi import Response
+from gunicorn.workers import gthread, sync
 
 from notes_project import whole_responses
 
@@ -78,6 +82,31 @@ def test_a_file_sent_by_sendfile_follows_its_headers(respond):
 
     assert socket.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
     assert socket.writes[1:] == [b"body"]
+
+
+# What the patch relies on in gunicorn itself: an upgrade that changes one fails here.
+
+
+@pytest.mark.parametrize("worker", [gthread.ThreadWorker, sync.SyncWorker])
+def test_gunicorns_workers_build_their_responses_with_wsgi_create(worker):
+    # The worker classes this service runs (GUNICORN_WORKER_CLASS: gthread, or sync).
+    assert "wsgi.create(" in inspect.getsource(worker.handle_request)
+
+
+def test_a_response_from_wsgi_create_leaves_in_one_write():
+    whole_responses.install()
+    config = Config()
+    request = next(iter(RequestParser(config, iter([b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"]), None)))
+    socket = RecordingSocket()
+
+    response, _ = wsgi.create(request, socket, ("127.0.0.1", 1), ("127.0.0.1", 8000), config)
+    response.start_response("200 OK", [("Content-Length", "11")])
+    response.write(b'{"data": 1}')
+    response.close()
+
+    (write,) = socket.writes
+    assert write.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert write.endswith(b'\r\n\r\n{"data": 1}')
 
 
 def test_under_gunicorn_responses_are_whole_and_static_files_intact(gunicorn_url, transactional_db):
