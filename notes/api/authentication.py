@@ -14,6 +14,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
 from notes import selectors
+from notes.api.exceptions import TokenExpired
 
 TOKEN_KEY_LENGTH = cast(int, Token._meta.get_field("key").max_length)
 
@@ -57,11 +58,6 @@ class TokenCache:
 
 
 token_cache = TokenCache()
-
-
-class TokenExpired(exceptions.AuthenticationFailed):
-    default_detail = "Token has expired."
-    default_code = "token_expired"
 
 
 def check_age(token: Token) -> None:

@@ -17,6 +17,11 @@ class NothingToSend(exceptions.NotFound):
     default_detail = "There are no notes to send."
 
 
+class TokenExpired(exceptions.AuthenticationFailed):
+    default_detail = "Token has expired."
+    default_code = "token_expired"
+
+
 class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = "The note has changed since the version named in If-Match."
