@@ -2,7 +2,7 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -143,17 +143,13 @@ def test_concurrent_send_next_never_hands_out_a_note_before_a_less_sent_one(
 
     assert [r.status_code for r in responses] == [200] * 100
     sends = [r.json()["data"] for r in responses]
-    # Each note is handed out exactly once per round: 20 rounds, 5 notes.
+    # Each note is handed out exactly once per round: 20 rounds, 5 notes. (The
+    # order within a round is not observable from outside: updated_at is when a
+    # pick's statement started, and a statement that started later may lock its
+    # note first. The passes-over and waits-for tests below fix that order.)
     assert sorted((s["id"], s["times_sent"]) for s in sends) == sorted(
         (n.id, k) for n in notes for k in range(1, 21)
     )
-    # updated_at is when the pick's statement started. A note may take its k-th
-    # send only after every other note took its (k-1)-th (or was taking it).
-    at = {(s["id"], s["times_sent"]): datetime.fromisoformat(s["updated_at"]) for s in sends}
-    for (note_id, k), started in at.items():
-        for other in notes:
-            if other.id != note_id and k > 1:
-                assert at[(other.id, k - 1)] <= started, (note_id, k, other.id)
 
 
 @pytest.mark.django_db(transaction=True)
