@@ -14,6 +14,7 @@ import functools
 import logging
 import math
 import time
+import weakref
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -90,7 +91,9 @@ class ReplicaMonitor:
     def __init__(self) -> None:
         self.checked_at = -math.inf
         self.usable = False
-        self.replayed = -1  # the highest position seen replayed
+        # The highest position seen replayed, per connection to the replica (each
+        # thread has its own); forgotten with the connection.
+        self.replayed_on: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
 
     def is_usable(self) -> bool:
         now = time.monotonic()
@@ -102,10 +105,16 @@ class ReplicaMonitor:
     def check(self) -> bool:
         try:
             replayed, age = self.read_replica()
-            flushed = position(PRIMARY, FLUSHED_SQL)
         except DatabaseError as exc:
             logger.warning("Reads go to the primary: the replica does not answer (%s)", exc)
             return False
+        try:
+            flushed = position(PRIMARY, FLUSHED_SQL)
+        except DatabaseError as exc:
+            # The primary is lost (a failover under way): the replica holds every
+            # acknowledged write and nothing newer exists anywhere, so it serves the reads.
+            logger.warning("Reads stay on the replica: the primary does not answer (%s)", exc)
+            return True
         if replayed >= flushed:
             return True
         if age is None or age > settings.DATABASE_REPLICA_MAX_LAG:
@@ -114,16 +123,26 @@ class ReplicaMonitor:
         return True
 
     def read_replica(self) -> tuple[int, float | None]:
-        with connections[REPLICA].cursor() as cursor:
+        wrapper = connections[REPLICA]
+        with wrapper.cursor() as cursor:
             cursor.execute(REPLAYED_SQL)
             replayed, age = cursor.fetchone()
-        self.replayed = max(self.replayed, replayed)
+        self.replayed_on[wrapper.connection] = max(self.seen_on(wrapper.connection), replayed)
         return replayed, age
 
+    def seen_on(self, connection: object) -> int:
+        return -1 if connection is None else self.replayed_on.get(connection, -1)
+
     def has_replayed(self, wanted: int) -> bool:
-        """Whether the replica has replayed the primary's WAL up to `wanted`."""
-        # Replay only moves forward, so a position seen before answers without a query.
-        if self.replayed >= wanted:
+        """Whether the replica this thread reads from has replayed the primary's WAL up to `wanted`.
+
+        Replay only moves forward on one server, so a position seen before on this
+        connection answers without a query. Only on this connection: the replica's
+        address may lead to another server after a failover (HAProxy sends new
+        connections to whichever member replicates), and one that was just rewound,
+        copied or restarted may not have replayed as far yet.
+        """
+        if self.seen_on(connections[REPLICA].connection) >= wanted:
             return True
         try:
             return self.read_replica()[0] >= wanted
@@ -203,15 +222,17 @@ class RequestReads:
     def choose(self) -> str:
         if self.request.method not in SAFE_METHODS or not monitor.is_usable():
             return PRIMARY
+        # The connection the read will use, opened first: whether it has replayed the
+        # user's write is asked of that very connection.
+        if not answers(REPLICA):
+            monitor.mark_unusable()
+            return PRIMARY
         # By now the view has authenticated the user (DRF sets it on the request).
         user = getattr(self.request, "user", None)
         if user is not None and user.is_authenticated:
             written = pins.written(user.pk)
             if written is None or (written and not monitor.has_replayed(written)):
                 return PRIMARY
-        if not answers(REPLICA):
-            monitor.mark_unusable()
-            return PRIMARY
         return REPLICA
 
 
