@@ -33,12 +33,14 @@ soak: services ## Mixed traffic at 70% of capacity for SOAK_SECONDS (default 300
 profile: $(VENV)/.installed services ## CPU µs per request in process (health, GET, PUT, POST).
 	$(PY) -m bench.profile
 
-# More than one machine on this one (docs/cluster.md): PostgreSQL primary and streaming replica,
-# PgBouncer, two instances and HAProxy on 127.0.0.1; needs root (apt, pg_createcluster).
-cluster: $(VENV)/.installed ## Start the cluster; ready once HAProxy on :8080 answers /health/ready.
+# More than one machine on this one (docs/cluster.md): an etcd of three, two PostgreSQL members
+# under Patroni (primary and synchronous replica, automatic failover), PgBouncer, two instances
+# and HAProxy on 127.0.0.1; needs root (apt, PostgreSQL runs as postgres). Run again, it restarts
+# whatever is down and keeps what runs.
+cluster: $(VENV)/.installed ## Start the cluster (or what of it is down); ready once HAProxy on :8080 answers /health/ready.
 	bash deploy/cluster/cluster.sh up
 
-cluster-stop: ## Stop everything `make cluster` started and drop both PostgreSQL clusters.
+cluster-stop: ## Stop everything `make cluster` started and delete its data, etcd's included.
 	bash deploy/cluster/cluster.sh down
 
 lint: $(VENV)/.installed ## Lint, check formatting and types, and that no migration is missing.
