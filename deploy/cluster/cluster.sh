@@ -252,8 +252,16 @@ start_members() {
   wait_until 90 "a leader" leader
 }
 
+primary_frontend_ready() {  # HAProxy has checked every member for 5440, and one leads
+  # (until its first check, HAProxy counts a server up: a fresh HAProxy may still lead
+  # a connection to a member that is not the primary).
+  haproxy_cmd "show stat" | awk -F, '$1 == "postgres_primary" && $2 != "FRONTEND" && $2 != "BACKEND" {
+      servers++; if ($37 ~ /^L[47]/) checked++; if ($18 == "UP") up++ }
+    END { exit !(servers > 0 && checked == servers && up > 0) }'
+}
+
 ensure_database() {  # on the leader, through HAProxy's frontend for it
-  wait_until 60 "the primary through HAProxy" pg_isready -q -h 127.0.0.1 -p "$CLUSTER_PRIMARY_PORT"
+  wait_until 60 "the primary through HAProxy" primary_frontend_ready
   local exists
   exists="$(psql -h 127.0.0.1 -p "$CLUSTER_PRIMARY_PORT" -U postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'")"
@@ -306,21 +314,30 @@ app_port() {
   echo "${APP_PORTS[$((n - 1))]}"
 }
 
-app_start() {
-  local n=$1 port backend
+app_launch() {  # instance number: started unless it runs, not waited for
+  local n=$1 port
   port="$(app_port "$n")"
   if running "$RUN/app$n.pid" gunicorn; then
     say "instance app$n already runs"
-  else
-    port_free "$port" "instance app$n"
-    say "instance app$n on $port"
-    # Its own session, so the instance (master and workers) can be signalled as one group.
-    (set -a && . "$RUN/instance.env" && set +a && cd "$ROOT" && PORT=$port exec setsid \
-      "$PY" -m gunicorn --config gunicorn.conf.py --pid "$RUN/app$n.pid" \
-      --control-socket "$RUN/app$n.ctl") \
-      >>"$RUN/app$n.log" 2>&1 </dev/null &
+    return
   fi
-  wait_until 60 "instance app$n" ready "$port"
+  port_free "$port" "instance app$n"
+  say "instance app$n on $port"
+  # Its own session, so the instance (master and workers) can be signalled as one group.
+  (set -a && . "$RUN/instance.env" && set +a && cd "$ROOT" && PORT=$port exec setsid \
+    "$PY" -m gunicorn --config gunicorn.conf.py --pid "$RUN/app$n.pid" \
+    --control-socket "$RUN/app$n.ctl") \
+    >>"$RUN/app$n.log" 2>&1 </dev/null &
+}
+
+app_start() {  # instance number: started unless it runs, ready, and in the balancer
+  app_launch "$1"
+  app_ready "$1"
+}
+
+app_ready() {  # instance number: waits until it is ready, and puts it in the balancer
+  local n=$1 backend
+  wait_until 60 "instance app$n" ready "$(app_port "$n")"
   if [ -S "$RUN/haproxy.sock" ]; then
     for backend in instances instances_live; do
       haproxy_cmd "set server $backend/app$n state ready" >/dev/null
@@ -366,7 +383,8 @@ up() {
   [ -x "/usr/lib/postgresql/$(pg_version)/bin/pg_ctl" ] || die "no PostgreSQL installed"
   mkdir -p "$RUN"
   write_instance_env
-  manage collectstatic --noinput --verbosity 0 &
+  # The instances serve their own static files; collected once per cluster.
+  [ -f "$RUN/seeded" ] || manage collectstatic --noinput --verbosity 0 &
   local static_made=$! n
   render "$HERE/postgresql.conf" >"$RUN/postgresql.conf"
   cp "$HERE/pg_hba.conf" "$RUN/pg_hba.conf"
@@ -377,11 +395,15 @@ up() {
   start_haproxy
   ensure_database
   start_pgbouncer
-  say "migrate (over the direct connection), seed"
-  manage migrate --noinput
-  manage seed
+  if [ ! -f "$RUN/seeded" ]; then  # once per cluster: a running one has its schema
+    say "migrate (over the direct connection), seed"
+    manage migrate --noinput
+    manage seed
+    touch "$RUN/seeded"
+  fi
   wait "$static_made"
-  for n in $(seq ${#APP_PORTS[@]}); do app_start "$n"; done
+  for n in $(seq ${#APP_PORTS[@]}); do app_launch "$n"; done
+  for n in $(seq ${#APP_PORTS[@]}); do app_ready "$n"; done
   wait_until 60 "the balancer" ready "$CLUSTER_BALANCER_PORT"
   wait_until 120 "every database member, one of them a synchronous standby" all_members_run
   say "up: http://127.0.0.1:$CLUSTER_BALANCER_PORT/ (run directory $RUN)"
