@@ -499,6 +499,8 @@ def test_a_planned_switchover_under_load_loses_nothing_and_duplicates_nothing(cl
         assert until(lambda: cluster.leader() == candidate, timeout=30)
         assert writes.wait_for(5, ok={200, 201}, timeout=60)
 
+    refused = [o.at for o in failures(writes)]
+    print(f"switchover: writes refused for {max(refused) - min(refused):.1f} s" if refused else "")
     result = check(
         database_url(MEMBERS[candidate][0]), Ledger.of(writes.acknowledged), "keyed %", sends_before
     )
