@@ -457,5 +457,5 @@ case "${1:-}" in
   member-start) member_start "${2:?member number}" ;;
   member-stop) member_stop "${2:?member number}" ;;
   status) status ;;
-  *) sed -n '2,28p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,27p' "$0" >&2; exit 2 ;;
 esac
