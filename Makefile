@@ -41,12 +41,14 @@ instructions: $(VENV)/.installed services ## Instructions per request in process
 	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(PY) -m bench.instructions
 
-# More than one machine on this one (docs/cluster.md): PostgreSQL primary and streaming replica,
-# PgBouncer, two instances and HAProxy on 127.0.0.1; needs root (apt, pg_createcluster).
-cluster: $(VENV)/.installed ## Start the cluster; ready once HAProxy on :8080 answers /health/ready.
+# More than one machine on this one (docs/cluster.md): an etcd of three, two PostgreSQL members
+# under Patroni (primary and synchronous replica, automatic failover), PgBouncer, two instances
+# and HAProxy on 127.0.0.1; needs root (apt, PostgreSQL runs as postgres). Run again, it restarts
+# whatever is down and keeps what runs.
+cluster: $(VENV)/.installed ## Start the cluster (or what of it is down); ready once HAProxy on :8080 answers /health/ready.
 	bash deploy/cluster/cluster.sh up
 
-cluster-stop: ## Stop everything `make cluster` started and drop both PostgreSQL clusters.
+cluster-stop: ## Stop everything `make cluster` started and delete its data, etcd's included.
 	bash deploy/cluster/cluster.sh down
 
 lint: $(VENV)/.installed ## Lint, check formatting and types, and that no migration is missing.

@@ -28,7 +28,7 @@ COMMAND = (
     "NOTES_THROTTLE_ANON=100000000/minute NOTES_THROTTLE_USER=100000000/minute "
     "CLUSTER_APP_PORTS=8001 make cluster, then BENCH_URL=http://127.0.0.1:8080 "
     "BENCH_DIRECT_URL=http://127.0.0.1:8001 "
-    "BENCH_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5442/notes make bench"
+    "BENCH_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5440/notes make bench"
 )
 
 

@@ -26,6 +26,8 @@ class Outcome:
     client: int
     status: int | str  # a status code, or the name of the exception raised instead
     note: dict[str, Any] | None = None  # the note a successful write answered with
+    retry_after: str | None = None  # the answer's Retry-After header, if any
+    at: float = field(default_factory=time.monotonic)  # when it was recorded
 
 
 class Clients:
@@ -41,9 +43,15 @@ class Clients:
     def request(self, session: requests.Session, client: int, i: int) -> None:
         raise NotImplementedError
 
-    def record(self, client: int, status: int | str, note: dict[str, Any] | None = None) -> None:
+    def record(
+        self,
+        client: int,
+        status: int | str,
+        note: dict[str, Any] | None = None,
+        retry_after: str | None = None,
+    ) -> None:
         with self.lock:
-            self.outcomes.append(Outcome(client, status, note))
+            self.outcomes.append(Outcome(client, status, note, retry_after))
 
     def _loop(self, client: int) -> None:
         with requests.Session() as session:
@@ -102,7 +110,7 @@ class Reads(Clients):
         except requests.RequestException as exc:
             self.record(client, type(exc).__name__)
         else:
-            self.record(client, response.status_code)
+            self.record(client, response.status_code, None, response.headers.get("Retry-After"))
 
 
 class Creates(Clients):
@@ -170,7 +178,7 @@ class KeyedWrites(Clients):
             except requests.RequestException as exc:
                 self.record(client, type(exc).__name__)
             else:
-                self.record(client, r.status_code)
+                self.record(client, r.status_code, None, r.headers.get("Retry-After"))
                 if r.status_code in (200, 201):
                     with self.lock:
                         self.acknowledged.append(Acknowledged(kind, key, target, r.json()["data"]))

@@ -13,6 +13,7 @@ write (GitLab's database load balancing does the same). Everything else
 import logging
 import math
 import time
+import weakref
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -45,14 +46,17 @@ SELECT CASE WHEN pos % pg_size_bytes(current_setting('wal_segment_size')) = 40 T
 FROM (SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS pos) AS inserted
 """
 FLUSHED_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint"
-# The replica's replayed position, and the age of the last transaction it replayed.
-# A server that is not a standby (a development setup pointing both URLs at one
-# database) has replayed everything; COALESCE does not evaluate its second call on a standby.
+# The replica's replayed position, the age of the last transaction it replayed, and
+# whether it was promoted: it replayed WAL once but is no longer in recovery (a failover
+# made it the primary). A server not in recovery, promoted or never a standby (a
+# development setup pointing both URLs at one database), holds everything written.
 REPLAYED_SQL = """
-SELECT pg_wal_lsn_diff(COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()), '0/0')::bigint,
+SELECT pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+                            ELSE pg_current_wal_insert_lsn() END, '0/0')::bigint,
        CASE WHEN pg_is_in_recovery()
             THEN extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
-            ELSE 0 END
+            ELSE 0 END,
+       pg_last_wal_replay_lsn() IS NOT NULL AND NOT pg_is_in_recovery()
 """
 
 
@@ -74,6 +78,14 @@ def answers(alias: str) -> bool:
     return True
 
 
+@dataclass
+class Seen:
+    """What one connection to the replica answered last: its replayed position, and when."""
+
+    replayed: int
+    at: float
+
+
 class ReplicaMonitor:
     """Per process: does the replica answer, and is it at most MAX_LAG seconds behind?
 
@@ -85,12 +97,19 @@ class ReplicaMonitor:
     idle, and it overstates the lag only in the moment after a quiet spell
     before the first new commit is replayed. Threads of a worker share it; a
     race costs at most a second check.
+
+    Each thread also has its own connection to the replica's address, which after
+    a failover may lead to a member that was promoted (a connection stays with the
+    server it reached) or to another member than before. So what a connection
+    answered is kept for that connection alone, and each one is asked again
+    after the check interval.
     """
 
     def __init__(self) -> None:
         self.checked_at = -math.inf
         self.usable = False
-        self.replayed = -1  # the highest position seen replayed
+        # Per connection to the replica (each thread has its own); forgotten with it.
+        self.seen: weakref.WeakKeyDictionary[object, Seen] = weakref.WeakKeyDictionary()
 
     def is_usable(self) -> bool:
         now = time.monotonic()
@@ -102,10 +121,16 @@ class ReplicaMonitor:
     def check(self) -> bool:
         try:
             replayed, age = self.read_replica()
-            flushed = position(PRIMARY, FLUSHED_SQL)
         except DatabaseError as exc:
             logger.warning("Reads go to the primary: the replica does not answer (%s)", exc)
             return False
+        try:
+            flushed = position(PRIMARY, FLUSHED_SQL)
+        except DatabaseError as exc:
+            # The primary is lost (a failover under way): the replica holds every
+            # acknowledged write and nothing newer exists anywhere, so it serves the reads.
+            logger.warning("Reads stay on the replica: the primary does not answer (%s)", exc)
+            return True
         if replayed >= flushed:
             return True
         if age is None or age > settings.DATABASE_REPLICA_MAX_LAG:
@@ -114,16 +139,49 @@ class ReplicaMonitor:
         return True
 
     def read_replica(self) -> tuple[int, float | None]:
-        with connections[REPLICA].cursor() as cursor:
+        """The replayed position and lag of this thread's replica connection.
+
+        A connection that leads to a member promoted since serves on (that member
+        holds everything) until its request ends, then closes (Django's close_at):
+        the next one finds a replica.
+        """
+        wrapper = connections[REPLICA]
+        with wrapper.cursor() as cursor:
             cursor.execute(REPLAYED_SQL)
-            replayed, age = cursor.fetchone()
-        self.replayed = max(self.replayed, replayed)
+            replayed, age, promoted = cursor.fetchone()
+        if promoted:
+            logger.warning("A replica connection leads to a promoted member: closed after use")
+            wrapper.close_at = time.monotonic()
+        seen = self.seen_on(wrapper.connection)
+        self.seen[wrapper.connection] = Seen(max(seen.replayed, replayed), time.monotonic())
         return replayed, age
 
+    def seen_on(self, connection: object) -> Seen:
+        unseen = Seen(-1, -math.inf)
+        return unseen if connection is None else self.seen.get(connection, unseen)
+
+    def still_answers(self) -> bool:
+        """Whether this thread's open replica connection answers, asked of the server at most
+        once per check interval per connection (which also notices a promoted member)."""
+        seen = self.seen_on(connections[REPLICA].connection)
+        if time.monotonic() - seen.at < settings.DATABASE_REPLICA_CHECK_INTERVAL:
+            return True
+        try:
+            self.read_replica()
+        except DatabaseError as exc:
+            logger.warning("This read goes to the primary: %s", exc)
+            return False
+        return True
+
     def has_replayed(self, wanted: int) -> bool:
-        """Whether the replica has replayed the primary's WAL up to `wanted`."""
-        # Replay only moves forward, so a position seen before answers without a query.
-        if self.replayed >= wanted:
+        """Whether the replica this thread reads from has replayed the primary's WAL up to `wanted`.
+
+        Replay only moves forward on one server, so a position seen before on this
+        connection answers without a query. Only on this connection: after a
+        failover the replica's address may lead elsewhere, to a member that was
+        just rewound, copied or restarted and has not replayed as far yet.
+        """
+        if self.seen_on(connections[REPLICA].connection).replayed >= wanted:
             return True
         try:
             return self.read_replica()[0] >= wanted
@@ -198,15 +256,19 @@ class RequestReads:
     def choose(self) -> str:
         if self.request.method not in SAFE_METHODS or not monitor.is_usable():
             return PRIMARY
+        # The connection the read will use, opened first: whether it has replayed the
+        # user's write is asked of that very connection.
+        if not answers(REPLICA):
+            monitor.mark_unusable()
+            return PRIMARY
+        if not monitor.still_answers():
+            return PRIMARY
         # By now the view has authenticated the user (DRF sets it on the request).
         user = getattr(self.request, "user", None)
         if user is not None and user.is_authenticated:
             written = pins.written(user.pk)
             if written is None or (written and not monitor.has_replayed(written)):
                 return PRIMARY
-        if not answers(REPLICA):
-            monitor.mark_unusable()
-            return PRIMARY
         return REPLICA
 
 

@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# The notes service on "more than one machine", all on 127.0.0.1: a PostgreSQL primary and
-# its streaming replica, PgBouncer, app instances under gunicorn, and HAProxy in front.
+# The notes service on "more than one machine", all on 127.0.0.1: an etcd of three members,
+# two PostgreSQL members under Patroni (one leads, the other is its synchronous replica),
+# PgBouncer, app instances under gunicorn, and HAProxy in front of the instances and of
+# PostgreSQL (the leader on one port, the replica on another).
 #
-#   cluster.sh up           install what is missing, start everything, return once the
-#                           balancer answers /health/ready with 200 (a previous cluster is
-#                           stopped first)
-#   cluster.sh down         stop everything `up` started and drop both PostgreSQL clusters
-#   cluster.sh app-start N  start instance N (1, 2, ...) again and put it back in the balancer
-#   cluster.sh drain N      take instance N out of the balancer, let its requests finish, stop it
-#   cluster.sh status       what runs
+#   cluster.sh up               install what is missing, start whatever is not running, return
+#                               once the balancer answers /health/ready with 200 and every
+#                               database member runs (a running cluster is kept: a member
+#                               that was lost comes back, a former primary as a replica)
+#   cluster.sh down             stop everything `up` started and delete its data, etcd's too
+#   cluster.sh app-start N      start instance N (1, 2, ...) again and put it back in the balancer
+#   cluster.sh drain N          take instance N out of the balancer, let its requests finish, stop it
+#   cluster.sh member-start N   start database member N (1, 2) under Patroni again
+#   cluster.sh member-stop N    stop database member N: its Patroni stops its PostgreSQL
+#   cluster.sh status           what runs, and which member leads
 #
-# Ports and places come from the environment (defaults in brackets): CLUSTER_PRIMARY_PORT
-# [5442], CLUSTER_REPLICA_PORT [5443], CLUSTER_PGBOUNCER_PORT [6432], CLUSTER_APP_PORTS
-# ["8001 8002"], CLUSTER_BALANCER_PORT [8080], CLUSTER_REDIS_URL [$REDIS_URL, else db 0 on :6379],
-# CLUSTER_RUN_DIR [/tmp/notes-cluster]. The instances take every other setting (rate limits,
-# DATABASE_REPLICA_MAX_LAG, ...) from the environment of `up` or `app-start`. Needs root:
-# it installs packages and creates PostgreSQL clusters.
+# Ports and places come from the environment (defaults in brackets): CLUSTER_MEMBER_PORTS
+# ["5442 5443"] and CLUSTER_PATRONI_PORTS ["8008 8009"] for the members' PostgreSQL and
+# Patroni's REST API, CLUSTER_ETCD_PORTS ["2391 2392 2393"] and CLUSTER_ETCD_PEER_PORTS
+# ["2491 2492 2493"], CLUSTER_PRIMARY_PORT [5440] and CLUSTER_REPLICA_PORT [5441] for HAProxy's
+# PostgreSQL frontends, CLUSTER_PGBOUNCER_PORT [6432], CLUSTER_APP_PORTS ["8001 8002"],
+# CLUSTER_BALANCER_PORT [8080], CLUSTER_REDIS_URL [$REDIS_URL, else db 0 on :6379],
+# CLUSTER_RUN_DIR [/tmp/notes-cluster]; Patroni's timing CLUSTER_PATRONI_TTL [10],
+# CLUSTER_PATRONI_LOOP_WAIT [2], CLUSTER_PATRONI_RETRY_TIMEOUT [4]. The instances take every
+# other setting (rate limits, DATABASE_REPLICA_MAX_LAG, ...) from the environment of `up` or
+# `app-start`. Needs root: it installs packages and runs PostgreSQL as the user postgres.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,21 +32,33 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 PY="${CLUSTER_PYTHON:-$ROOT/.venv/bin/python}"
 export PATH="$PATH:/usr/sbin:/sbin"
 
-export CLUSTER_PRIMARY_PORT="${CLUSTER_PRIMARY_PORT:-5442}"
-export CLUSTER_REPLICA_PORT="${CLUSTER_REPLICA_PORT:-5443}"
+export CLUSTER_PRIMARY_PORT="${CLUSTER_PRIMARY_PORT:-5440}"
+export CLUSTER_REPLICA_PORT="${CLUSTER_REPLICA_PORT:-5441}"
 export CLUSTER_PGBOUNCER_PORT="${CLUSTER_PGBOUNCER_PORT:-6432}"
 export CLUSTER_BALANCER_PORT="${CLUSTER_BALANCER_PORT:-8080}"
 export CLUSTER_RUN_DIR="${CLUSTER_RUN_DIR:-/tmp/notes-cluster}"
 export CLUSTER_SERVER_MAXCONN="${CLUSTER_SERVER_MAXCONN:-16}"
-# Server-side timeouts of pooled connections (milliseconds).
+# Patroni: the leader key's time to live, the seconds between two rounds of each member's
+# loop, and how long etcd or PostgreSQL may fail to answer before the leader steps down.
+export CLUSTER_PATRONI_TTL="${CLUSTER_PATRONI_TTL:-10}"
+export CLUSTER_PATRONI_LOOP_WAIT="${CLUSTER_PATRONI_LOOP_WAIT:-2}"
+export CLUSTER_PATRONI_RETRY_TIMEOUT="${CLUSTER_PATRONI_RETRY_TIMEOUT:-4}"
+export CLUSTER_SYNCHRONOUS_MODE="${CLUSTER_SYNCHRONOUS_MODE:-true}"
+# Server-side timeouts of pooled connections (milliseconds), and how long (seconds) a
+# client of PgBouncer waits for a server connection before it gets an error.
 export CLUSTER_CONNECT_QUERY="SET statement_timeout = ${CLUSTER_STATEMENT_TIMEOUT_MS:-10000}; SET lock_timeout = ${CLUSTER_LOCK_TIMEOUT_MS:-5000}; SET idle_in_transaction_session_timeout = ${CLUSTER_IDLE_IN_TRANSACTION_TIMEOUT_MS:-60000}"
+export CLUSTER_QUERY_WAIT_TIMEOUT="${CLUSTER_QUERY_WAIT_TIMEOUT:-5}"
 export PGBOUNCER_DIR="$CLUSTER_RUN_DIR/pgbouncer"
 read -r -a APP_PORTS <<<"${CLUSTER_APP_PORTS:-8001 8002}"
+read -r -a MEMBER_PORTS <<<"${CLUSTER_MEMBER_PORTS:-5442 5443}"
+read -r -a PATRONI_PORTS <<<"${CLUSTER_PATRONI_PORTS:-8008 8009}"
+read -r -a ETCD_PORTS <<<"${CLUSTER_ETCD_PORTS:-2391 2392 2393}"
+read -r -a ETCD_PEER_PORTS <<<"${CLUSTER_ETCD_PEER_PORTS:-2491 2492 2493}"
+CLUSTER_ETCD_HOSTS="$(printf '127.0.0.1:%s,' "${ETCD_PORTS[@]}")"
+export CLUSTER_ETCD_HOSTS="${CLUSTER_ETCD_HOSTS%,}"
 REDIS="${CLUSTER_REDIS_URL:-${REDIS_URL:-redis://127.0.0.1:6379/0}}"
 RUN="$CLUSTER_RUN_DIR"
 DATABASE=notes
-PRIMARY=notes_primary
-REPLICA=notes_replica
 URL="postgres://postgres:postgres@127.0.0.1"
 
 say() { echo "cluster: $(date +%T) $*"; }
@@ -45,14 +66,17 @@ die() { echo "cluster: $*" >&2; exit 1; }
 
 pg_version() {
   [ -n "${CLUSTER_PG_VERSION:-}" ] && { echo "$CLUSTER_PG_VERSION"; return; }
-  ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1
+  ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1
 }
 
 install_missing() {
   local missing=()
   command -v haproxy >/dev/null || missing+=(haproxy)
   command -v pgbouncer >/dev/null || missing+=(pgbouncer)
-  command -v pg_createcluster >/dev/null || missing+=(postgresql)
+  [ -n "$(pg_version)" ] || missing+=(postgresql)
+  command -v patroni >/dev/null || missing+=(patroni)
+  # The server alone: Debian's etcd-client (etcdctl) is not needed.
+  command -v etcd >/dev/null || missing+=(etcd-server)
   command -v curl >/dev/null || missing+=(curl)
   [ ${#missing[@]} -eq 0 ] && return
   say "installing ${missing[*]}"
@@ -75,48 +99,10 @@ wait_until() {  # seconds, description, command...
 
 ready() { curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$1/health/ready"; }
 
-# --- PostgreSQL ---------------------------------------------------------------------------
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-cluster_exists() { pg_lsclusters -h 2>/dev/null | awk -v c="$1" '$2 == c {found=1} END {exit !found}'; }
-
-pg_cluster() {  # name, port: a new cluster with the cluster's settings, not started
-  local version
-  version="$(pg_version)"
-  pg_createcluster "$version" "$1" -p "$2" --start-conf manual -e UTF8 --locale C.UTF-8 >/dev/null
-  cp "$HERE/postgresql.conf" "/etc/postgresql/$version/$1/conf.d/notes-cluster.conf"
-  cp "$HERE/pg_hba.conf" "/etc/postgresql/$version/$1/pg_hba.conf"
-}
-
-pg_start() { pg_ctlcluster --skip-systemctl-redirect "$(pg_version)" "$1" start; }
-
-start_primary() {
-  say "PostgreSQL $PRIMARY on $CLUSTER_PRIMARY_PORT"
-  pg_cluster "$PRIMARY" "$CLUSTER_PRIMARY_PORT"
-  pg_start "$PRIMARY"
-  psql -h 127.0.0.1 -p "$CLUSTER_PRIMARY_PORT" -U postgres -qc \
-    "CREATE DATABASE $DATABASE ENCODING 'UTF8' TEMPLATE template0"
-}
-
-start_replica() {  # its cluster made by pg_cluster already
-  say "PostgreSQL $REPLICA on $CLUSTER_REPLICA_PORT, streaming from $PRIMARY"
-  local data
-  data="$(pg_lsclusters -h | awk -v c="$REPLICA" '$2 == c {print $6}')"
-  find "$data" -mindepth 1 -delete
-  # -R writes standby.signal and primary_conninfo: the copy starts as a streaming replica.
-  runuser -u postgres -- pg_basebackup -h 127.0.0.1 -p "$CLUSTER_PRIMARY_PORT" -U postgres \
-    -D "$data" -R -X stream -c fast
-  pg_start "$REPLICA"
-}
-
-drop_clusters() {
-  local name
-  for name in "$REPLICA" "$PRIMARY"; do
-    if cluster_exists "$name"; then
-      say "dropping PostgreSQL $name"
-      pg_ctlcluster --skip-systemctl-redirect "$(pg_version)" "$name" stop -m fast 2>/dev/null || true
-      pg_dropcluster "$(pg_version)" "$name"
-    fi
-  done
+port_free() {  # port, what is to listen there: dies when something else already does
+  ! listening "$1" || die "port $1 (for $2) is taken by a process this cluster did not start"
 }
 
 # --- processes started here (each records its pid in the run directory) -----------------
@@ -136,7 +122,158 @@ stop_pid() {  # pid file, process name it must have, signal; waits for it to end
   rm -f "$file"
 }
 
+# --- etcd: three members, so the leader key survives the loss of any one -------------------
+
+etcd_start() {  # member number
+  local n=$1 i peers=""
+  local name="etcd$n" client="${ETCD_PORTS[$((n - 1))]}" peer="${ETCD_PEER_PORTS[$((n - 1))]}"
+  running "$RUN/$name.pid" etcd && return
+  port_free "$client" "$name"
+  port_free "$peer" "$name"
+  for i in $(seq ${#ETCD_PORTS[@]}); do
+    peers+="${peers:+,}etcd$i=http://127.0.0.1:${ETCD_PEER_PORTS[$((i - 1))]}"
+  done
+  say "etcd member $name on $client (peers on $peer)"
+  mkdir -p "$RUN/etcd"
+  # The --initial-* flags count only the first time; after that the member's data
+  # directory says which cluster it belongs to, and it rejoins it.
+  (exec setsid etcd --name "$name" --data-dir "$RUN/etcd/$name" \
+    --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+    --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    --initial-cluster "$peers" --initial-cluster-token notes-cluster --initial-cluster-state new \
+    --log-level warn) >>"$RUN/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+etcd_healthy() {  # a quorum answers: the health endpoint of any member says so
+  local port
+  for port in "${ETCD_PORTS[@]}"; do
+    curl -fsS -m 2 "http://127.0.0.1:$port/health" | grep -q '"health":"true"' && return 0
+  done
+  return 1
+}
+
+# --- PostgreSQL under Patroni ----------------------------------------------------------------
+
+member_dir() { echo "$RUN/pg$1"; }
+
+patroni_config() {  # member number: renders its patroni.yml, readable by postgres
+  local n=$1 dir
+  dir="$(member_dir "$n")"
+  mkdir -p "$dir"
+  CLUSTER_PG_BIN="/usr/lib/postgresql/$(pg_version)/bin" MEMBER="pg$n" MEMBER_DIR="$dir" MEMBER_PG_PORT="${MEMBER_PORTS[$((n - 1))]}" \
+    MEMBER_API_PORT="${PATRONI_PORTS[$((n - 1))]}" render "$HERE/patroni.yml" >"$dir/patroni.yml"
+  chown -R postgres: "$dir"
+}
+
+postmaster_runs() {  # member number: whether its PostgreSQL runs (with or without its Patroni)
+  local pidfile
+  pidfile="$(member_dir "$1")/data/postmaster.pid"
+  [ -f "$pidfile" ] && kill -0 "$(head -n 1 "$pidfile")" 2>/dev/null
+}
+
+member_start() {  # member number
+  local n=$1
+  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le ${#MEMBER_PORTS[@]} ] || die "no member $n"
+  if running "$RUN/pg$n.pid" patroni; then
+    say "member pg$n already runs"
+    return
+  fi
+  port_free "${PATRONI_PORTS[$((n - 1))]}" "Patroni of pg$n"
+  # A PostgreSQL left running by a Patroni that died is taken over by the new one.
+  postmaster_runs "$n" || port_free "${MEMBER_PORTS[$((n - 1))]}" "PostgreSQL of pg$n"
+  say "member pg$n: PostgreSQL on ${MEMBER_PORTS[$((n - 1))]} under Patroni (REST API on ${PATRONI_PORTS[$((n - 1))]})"
+  patroni_config "$n"
+  # Patroni runs as postgres, like the PostgreSQL it starts; setpriv execs (no parent
+  # left behind), so the recorded pid is Patroni's own.
+  (cd "$(member_dir "$n")" && exec setsid setpriv --reuid postgres --regid postgres --init-groups \
+    env HOME="$(member_dir "$n")" patroni patroni.yml) >>"$RUN/pg$n.log" 2>&1 </dev/null &
+  echo $! >"$RUN/pg$n.pid"
+}
+
+postmaster_stop() {  # member number, signal: INT is a fast shutdown, QUIT an immediate one
+  local n=$1 pid
+  postmaster_runs "$n" || return 0
+  pid="$(head -n 1 "$(member_dir "$n")/data/postmaster.pid")"
+  kill "-$2" "$pid" 2>/dev/null || true
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid"
+}
+
+member_stop() {  # member number: Patroni stops its PostgreSQL (fast), then exits
+  local n=$1
+  say "stopping member pg$n"
+  stop_pid "$RUN/pg$n.pid" patroni TERM
+  postmaster_stop "$n" INT  # when its Patroni was gone already
+}
+
+member_kill() {  # member number: for `down`, which deletes the data anyway
+  # Patroni first, so it restarts nothing; then PostgreSQL's immediate shutdown, which
+  # still ends every process and frees its shared memory.
+  stop_pid "$RUN/pg$1.pid" patroni KILL
+  postmaster_stop "$1" QUIT
+}
+
+patroni_api() {  # member number, path: the answer of that member's Patroni
+  curl -fsS -m 2 "http://127.0.0.1:${PATRONI_PORTS[$(($1 - 1))]}$2"
+}
+
+leader() {  # the number of the member Patroni made leader, if any
+  local n
+  for n in $(seq ${#MEMBER_PORTS[@]}); do
+    patroni_api "$n" /primary >/dev/null 2>&1 && { echo "$n"; return 0; }
+  done
+  return 1
+}
+
+all_members_run() {  # every member running, and with two or more, a synchronous standby
+  local n members
+  for n in $(seq ${#MEMBER_PORTS[@]}); do
+    members="$(patroni_api "$n" /cluster)" && break
+  done
+  "$PY" -c 'import json, sys
+members = json.loads(sys.argv[1])["members"]
+running = [m for m in members if m["state"] in ("running", "streaming")]
+sync = [m for m in members if m["role"] == "sync_standby"]
+wanted, synchronous = int(sys.argv[2]), sys.argv[3] == "true"
+sys.exit(not (len(running) == wanted and (wanted == 1 or sync or not synchronous)))' \
+    "${members:-"{}"}" "${#MEMBER_PORTS[@]}" "$CLUSTER_SYNCHRONOUS_MODE"
+}
+
+start_members() {
+  local n
+  if [ ! -d "$(member_dir 1)/data" ] && ! leader >/dev/null; then
+    # A new cluster: the first member initializes it (initdb) and leads; the others
+    # then copy it (pg_basebackup) and follow.
+    member_start 1
+    wait_until 90 "a leader (pg1)" leader
+  fi
+  for n in $(seq ${#MEMBER_PORTS[@]}); do member_start "$n"; done
+  wait_until 90 "a leader" leader
+}
+
+primary_frontend_ready() {  # HAProxy has checked every member for 5440, and one leads
+  # (until its first check, HAProxy counts a server up: a fresh HAProxy may still lead
+  # a connection to a member that is not the primary).
+  haproxy_cmd "show stat" | awk -F, '$1 == "postgres_primary" && $2 != "FRONTEND" && $2 != "BACKEND" {
+      servers++; if ($37 ~ /^L[47]/) checked++; if ($18 == "UP") up++ }
+    END { exit !(servers > 0 && checked == servers && up > 0) }'
+}
+
+ensure_database() {  # on the leader, through HAProxy's frontend for it
+  wait_until 60 "the primary through HAProxy" primary_frontend_ready
+  local exists
+  exists="$(psql -h 127.0.0.1 -p "$CLUSTER_PRIMARY_PORT" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'")"
+  [ "$exists" = 1 ] || psql -h 127.0.0.1 -p "$CLUSTER_PRIMARY_PORT" -U postgres -qc \
+    "CREATE DATABASE $DATABASE ENCODING 'UTF8' TEMPLATE template0"
+}
+
+# --- PgBouncer, the instances and HAProxy ---------------------------------------------------
+
 start_pgbouncer() {
+  running "$PGBOUNCER_DIR/pgbouncer.pid" pgbouncer && return
+  port_free "$CLUSTER_PGBOUNCER_PORT" PgBouncer
   say "PgBouncer on $CLUSTER_PGBOUNCER_PORT (transaction pooling)"
   mkdir -p "$PGBOUNCER_DIR"
   render "$HERE/pgbouncer.ini" >"$PGBOUNCER_DIR/pgbouncer.ini"
@@ -147,8 +284,11 @@ start_pgbouncer() {
   wait_until 20 PgBouncer pg_isready -q -h 127.0.0.1 -p "$CLUSTER_PGBOUNCER_PORT"
 }
 
-write_instance_env() {
+write_instance_env() {  # once: instances started later share the running ones' settings
+  [ -f "$RUN/instance.env" ] && return
   "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' >"$RUN/secret_key"
+  # The primary and the replicas are HAProxy's PostgreSQL frontends, whichever
+  # member Patroni made leader; writes go through PgBouncer, `migrate` directly.
   cat >"$RUN/instance.env" <<EOF
 DEBUG=false
 SECRET_KEY=$(cat "$RUN/secret_key")
@@ -174,21 +314,35 @@ app_port() {
   echo "${APP_PORTS[$((n - 1))]}"
 }
 
-app_start() {
+app_launch() {  # instance number: started unless it runs, not waited for
   local n=$1 port
   port="$(app_port "$n")"
   if running "$RUN/app$n.pid" gunicorn; then
     say "instance app$n already runs"
-  else
-    say "instance app$n on $port"
-    # Its own session, so the instance (master and workers) can be signalled as one group.
-    (set -a && . "$RUN/instance.env" && set +a && cd "$ROOT" && PORT=$port exec setsid \
-      "$PY" -m gunicorn --config gunicorn.conf.py --pid "$RUN/app$n.pid" \
-      --control-socket "$RUN/app$n.ctl") \
-      >>"$RUN/app$n.log" 2>&1 </dev/null &
+    return
   fi
-  wait_until 60 "instance app$n" ready "$port"
-  [ -S "$RUN/haproxy.sock" ] && haproxy_cmd "set server instances/app$n state ready" >/dev/null
+  port_free "$port" "instance app$n"
+  say "instance app$n on $port"
+  # Its own session, so the instance (master and workers) can be signalled as one group.
+  (set -a && . "$RUN/instance.env" && set +a && cd "$ROOT" && PORT=$port exec setsid \
+    "$PY" -m gunicorn --config gunicorn.conf.py --pid "$RUN/app$n.pid" \
+    --control-socket "$RUN/app$n.ctl") \
+    >>"$RUN/app$n.log" 2>&1 </dev/null &
+}
+
+app_start() {  # instance number: started unless it runs, ready, and in the balancer
+  app_launch "$1"
+  app_ready "$1"
+}
+
+app_ready() {  # instance number: waits until it is ready, and puts it in the balancer
+  local n=$1 backend
+  wait_until 60 "instance app$n" ready "$(app_port "$n")"
+  if [ -S "$RUN/haproxy.sock" ]; then
+    for backend in instances instances_live; do
+      haproxy_cmd "set server $backend/app$n state ready" >/dev/null
+    done
+  fi
   return 0
 }
 
@@ -200,58 +354,72 @@ s.sendall(sys.argv[2].encode() + b"\n")
 print(s.makefile().read(), end="")' "$RUN/haproxy.sock" "$1"
 }
 
-start_haproxy() {
-  say "HAProxy on $CLUSTER_BALANCER_PORT"
-  local n servers=""
+start_haproxy() {  # it fronts PostgreSQL too, so it starts before PgBouncer and the instances
+  running "$RUN/haproxy.pid" haproxy && return
+  local n port servers="" pg_servers=""
+  for port in "$CLUSTER_BALANCER_PORT" "$CLUSTER_PRIMARY_PORT" "$CLUSTER_REPLICA_PORT"; do
+    port_free "$port" HAProxy
+  done
+  say "HAProxy on $CLUSTER_BALANCER_PORT; PostgreSQL's leader on $CLUSTER_PRIMARY_PORT, replicas on $CLUSTER_REPLICA_PORT"
   for n in $(seq ${#APP_PORTS[@]}); do
     servers+="    server app$n 127.0.0.1:${APP_PORTS[$((n - 1))]}"$'\n'
   done
-  CLUSTER_SERVERS="$servers" render "$HERE/haproxy.cfg" >"$RUN/haproxy.cfg"
+  for n in $(seq ${#MEMBER_PORTS[@]}); do
+    pg_servers+="    server pg$n 127.0.0.1:${MEMBER_PORTS[$((n - 1))]} check port ${PATRONI_PORTS[$((n - 1))]}"$'\n'
+  done
+  CLUSTER_SERVERS="$servers" CLUSTER_PG_SERVERS="$pg_servers" render "$HERE/haproxy.cfg" >"$RUN/haproxy.cfg"
   haproxy -c -q -f "$RUN/haproxy.cfg"
   (exec setsid haproxy -W -f "$RUN/haproxy.cfg" -p "$RUN/haproxy.pid") \
     >>"$RUN/haproxy.log" 2>&1 </dev/null &
-  wait_until 30 HAProxy ready "$CLUSTER_BALANCER_PORT"
+  wait_until 30 HAProxy listening "$CLUSTER_BALANCER_PORT"
 }
 
 # --- commands ---------------------------------------------------------------------------
 
 up() {
-  [ "$(id -u)" -eq 0 ] || die "run as root: it installs packages and creates PostgreSQL clusters"
+  [ "$(id -u)" -eq 0 ] || die "run as root: it installs packages and runs PostgreSQL as postgres"
   [ -x "$PY" ] || die "no Python at $PY (make .venv/.installed, or set CLUSTER_PYTHON)"
   install_missing
-  [ -n "$(pg_version)" ] || die "no PostgreSQL installed"
-  down
+  [ -x "/usr/lib/postgresql/$(pg_version)/bin/pg_ctl" ] || die "no PostgreSQL installed"
   mkdir -p "$RUN"
   write_instance_env
-  # What does not depend on the primary runs beside it: the replica's configuration
-  # (its data is replaced by the primary's copy) and the static files.
-  pg_cluster "$REPLICA" "$CLUSTER_REPLICA_PORT" &
-  local replica_made=$!
-  manage collectstatic --noinput --verbosity 0 &
-  local static_made=$!
-  start_primary
-  wait "$replica_made"
-  wait "$static_made"
-  start_replica
-  start_pgbouncer
-  say "migrate (over the direct connection), seed"
-  manage migrate --noinput
-  manage seed
-  local n
-  for n in $(seq ${#APP_PORTS[@]}); do app_start "$n"; done
+  # The instances serve their own static files; collected once per cluster.
+  [ -f "$RUN/seeded" ] || manage collectstatic --noinput --verbosity 0 &
+  local static_made=$! n
+  render "$HERE/postgresql.conf" >"$RUN/postgresql.conf"
+  cp "$HERE/pg_hba.conf" "$RUN/pg_hba.conf"
+  chmod 644 "$RUN/postgresql.conf" "$RUN/pg_hba.conf"
+  for n in $(seq ${#ETCD_PORTS[@]}); do etcd_start "$n"; done
+  wait_until 30 "an etcd quorum" etcd_healthy
+  start_members
   start_haproxy
+  ensure_database
+  start_pgbouncer
+  if [ ! -f "$RUN/seeded" ]; then  # once per cluster: a running one has its schema
+    say "migrate (over the direct connection), seed"
+    manage migrate --noinput
+    manage seed
+    touch "$RUN/seeded"
+  fi
+  wait "$static_made"
+  for n in $(seq ${#APP_PORTS[@]}); do app_launch "$n"; done
+  for n in $(seq ${#APP_PORTS[@]}); do app_ready "$n"; done
+  wait_until 60 "the balancer" ready "$CLUSTER_BALANCER_PORT"
+  wait_until 120 "every database member, one of them a synchronous standby" all_members_run
   say "up: http://127.0.0.1:$CLUSTER_BALANCER_PORT/ (run directory $RUN)"
 }
 
 down() {
-  # Everything goes at once, so nothing is drained: quick shutdowns, side by side
-  # (`drain` is the graceful way to stop one instance).
+  # Everything goes at once, so nothing is drained: quick shutdowns, side by side, and
+  # none of the data is kept (`drain` and `member-stop` are the graceful ways to stop
+  # one instance or one member).
   stop_pid "$RUN/haproxy.pid" haproxy TERM &
   local n
   for n in $(seq ${#APP_PORTS[@]}); do stop_pid "$RUN/app$n.pid" gunicorn QUIT & done
   stop_pid "$PGBOUNCER_DIR/pgbouncer.pid" pgbouncer TERM &
+  for n in $(seq ${#MEMBER_PORTS[@]}); do member_kill "$n" & done
+  for n in $(seq ${#ETCD_PORTS[@]}); do stop_pid "$RUN/etcd$n.pid" etcd KILL & done
   wait
-  drop_clusters
   rm -rf "$RUN"
 }
 
@@ -260,8 +428,9 @@ drain() {
   app_port "$n" >/dev/null
   say "draining app$n"
   haproxy_cmd "set server instances/app$n state drain" >/dev/null
+  haproxy_cmd "set server instances_live/app$n state drain" >/dev/null
   for _ in $(seq 300); do
-    sessions="$(haproxy_cmd "show stat" | awk -F, -v s="app$n" '$1 == "instances" && $2 == s {print $5}')"
+    sessions="$(haproxy_cmd "show stat" | awk -F, -v s="app$n" '$1 ~ /^instances/ && $2 == s {n += $5} END {print n}')"
     [ "${sessions:-0}" -eq 0 ] && break
     sleep 0.1
   done
@@ -269,12 +438,14 @@ drain() {
 }
 
 status() {
-  pg_lsclusters | awk -v p="$PRIMARY" -v r="$REPLICA" 'NR == 1 || $2 == p || $2 == r'
-  local file
+  local file n
+  for n in $(seq ${#MEMBER_PORTS[@]}); do
+    [ -f "$(member_dir "$n")/patroni.yml" ] && { patronictl -c "$(member_dir "$n")/patroni.yml" list || true; break; }
+  done
   for file in "$RUN"/*.pid "$PGBOUNCER_DIR"/pgbouncer.pid; do
     [ -f "$file" ] && kill -0 "$(cat "$file")" 2>/dev/null && echo "running: $(basename "$file" .pid)"
   done
-  [ -S "$RUN/haproxy.sock" ] && haproxy_cmd "show servers state instances"
+  [ -S "$RUN/haproxy.sock" ] && haproxy_cmd "show servers state"
   return 0
 }
 
@@ -283,6 +454,8 @@ case "${1:-}" in
   down) down ;;
   app-start) app_start "${2:?instance number}" ;;
   drain) drain "${2:?instance number}" ;;
+  member-start) member_start "${2:?member number}" ;;
+  member-stop) member_stop "${2:?member number}" ;;
   status) status ;;
-  *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,27p' "$0" >&2; exit 2 ;;
 esac

@@ -18,8 +18,9 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from notes.replica import INSERTED_SQL  # the position the app records
 
-PRIMARY = "postgres://postgres:postgres@127.0.0.1:5442/notes"
-REPLICA = "postgres://postgres:postgres@127.0.0.1:5443/notes"
+# HAProxy's frontends: whichever member Patroni made leader, and whichever replicates.
+PRIMARY = "postgres://postgres:postgres@127.0.0.1:5440/notes"
+REPLICA = "postgres://postgres:postgres@127.0.0.1:5441/notes"
 REDIS_URL = sys.argv[1] if len(sys.argv) > 1 else "redis://127.0.0.1:6379/0"
 WRITES = 300
 

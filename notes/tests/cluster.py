@@ -1,7 +1,13 @@
-"""Driving deploy/cluster/cluster.sh from the tests: the cluster, its parts, and loads on it."""
+"""Driving deploy/cluster/cluster.sh from the tests: the cluster, its parts, and loads on it.
 
+Ports and the run directory are cluster.sh's defaults unless the environment names
+others (the same CLUSTER_* variables cluster.sh reads, which it inherits from here).
+"""
+
+import http.client
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,13 +17,37 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import requests
 
 from conftest import BASE_DIR, TEST_REDIS_URL
+from harness.load import Reads
+from harness.server import children_of
 from harness.wait import until
 
+
+def ports(name, default):
+    return [int(port) for port in os.environ.get(name, default).split()]
+
+
 SCRIPT = BASE_DIR / "deploy" / "cluster" / "cluster.sh"
-RUN_DIR = Path("/tmp/notes-cluster")
-PRIMARY_PORT, REPLICA_PORT, PGBOUNCER_PORT, BALANCER_PORT = 5442, 5443, 6432, 8080
+RUN_DIR = Path(os.environ.get("CLUSTER_RUN_DIR", "/tmp/notes-cluster"))
+(BALANCER_PORT,) = ports("CLUSTER_BALANCER_PORT", "8080")
+(PGBOUNCER_PORT,) = ports("CLUSTER_PGBOUNCER_PORT", "6432")
+# HAProxy's PostgreSQL frontends: whichever member leads, and whichever replicates.
+(PRIMARY_PORT,) = ports("CLUSTER_PRIMARY_PORT", "5440")
+(REPLICA_PORT,) = ports("CLUSTER_REPLICA_PORT", "5441")
+# The members under Patroni, pg1 and pg2: their PostgreSQL and Patroni's REST API.
+MEMBERS = dict(
+    zip(
+        ("pg1", "pg2"),
+        zip(
+            ports("CLUSTER_MEMBER_PORTS", "5442 5443"),
+            ports("CLUSTER_PATRONI_PORTS", "8008 8009"),
+            strict=True,
+        ),
+        strict=True,
+    )
+)
 BALANCER = f"http://127.0.0.1:{BALANCER_PORT}"
 PGBOUNCER_URL = f"postgres://postgres:postgres@127.0.0.1:{PGBOUNCER_PORT}"
 PRIMARY_URL = f"postgres://postgres:postgres@127.0.0.1:{PRIMARY_PORT}"
@@ -33,7 +63,13 @@ ENV = {
     "NOTES_THROTTLE_USER": "1000000/minute",
     "DATABASE_REPLICA_MAX_LAG": str(MAX_LAG),
     "DATABASE_REPLICA_CHECK_INTERVAL": "0.5",
+    # Longer than a failover and a rejoin take, so a user's write before them still pins.
+    "DATABASE_REPLICA_PIN_SECONDS": "300",
 }
+
+
+def database_url(port, dbname="notes"):
+    return f"postgres://postgres:postgres@127.0.0.1:{port}/{dbname}"
 
 
 class Cluster:
@@ -46,6 +82,14 @@ class Cluster:
         assert result.returncode == 0, f"cluster.sh {args}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
+    def keep_logs(self, destination):
+        """Every part's log, copied before `down` deletes the run directory."""
+        shutil.rmtree(destination, ignore_errors=True)
+        destination.mkdir(parents=True)
+        logs = [*RUN_DIR.glob("*.log"), *RUN_DIR.glob("*/*.log"), *RUN_DIR.glob("pg*/data/log/*")]
+        for log in logs:
+            shutil.copy(log, destination / "-".join(log.relative_to(RUN_DIR).parts))
+
     def sql(self, port, query, params=(), dbname="notes"):
         with psycopg.connect(
             host="127.0.0.1",
@@ -54,9 +98,78 @@ class Cluster:
             password="postgres",
             dbname=dbname,
             autocommit=True,
+            connect_timeout=3,
         ) as conn:
             cursor = conn.execute(query, params)
             return cursor.fetchall() if cursor.description else None
+
+    # --- the members, as Patroni sees them ---------------------------------------------
+
+    def members(self):
+        """Patroni's GET /cluster, from the first member that answers: name -> member."""
+        for _, api in MEMBERS.values():
+            try:
+                answer = requests.get(f"http://127.0.0.1:{api}/cluster", timeout=2)
+            except requests.RequestException:
+                continue
+            return {member["name"]: member for member in answer.json()["members"]}
+        return {}
+
+    def leader(self):
+        """The name of the member that leads, or None."""
+        return next((m["name"] for m in self.members().values() if m["role"] == "leader"), None)
+
+    def replica(self):
+        """The name of a member that replicates, or None."""
+        roles = {"replica", "sync_standby"}
+        return next((m["name"] for m in self.members().values() if m["role"] in roles), None)
+
+    @property
+    def primary_port(self):
+        return MEMBERS[self.leader()][0]
+
+    @property
+    def replica_port(self):
+        return MEMBERS[self.replica()][0]
+
+    def patronictl(self, *args):
+        config = RUN_DIR / "pg1" / "patroni.yml"
+        command = ["patronictl", "-c", str(config), *args]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"patronictl {args}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def lose(self, member):
+        """SIGKILL the member's Patroni and its PostgreSQL, every process: its machine is lost."""
+        patroni = int((RUN_DIR / f"{member}.pid").read_text())
+        postmaster = int((RUN_DIR / member / "data" / "postmaster.pid").read_text().split()[0])
+        doomed = [patroni, postmaster, *children_of(postmaster)]
+        for pid in doomed:
+            os.kill(pid, signal.SIGKILL)
+
+    def streaming(self):
+        """The members streaming from the leader, and how (pg_stat_replication)."""
+        query = "SELECT application_name, state, sync_state FROM pg_stat_replication"
+        return self.sql(self.primary_port, query)
+
+    def whole(self, timeout=90):
+        """Whether, within `timeout`, every member runs and one streams as the sync standby."""
+
+        def synchronous():
+            members = self.members()
+            if len(members) < len(MEMBERS):
+                return False
+            if any(member["state"] != "running" for member in members.values()):
+                return False
+            standby = [name for name, m in members.items() if m["role"] == "sync_standby"]
+            try:
+                return bool(standby) and (standby[0], "streaming", "sync") in self.streaming()
+            except (KeyError, psycopg.Error):  # no leader yet, or it does not answer yet
+                return False
+
+        return until(synchronous, timeout=timeout, step=0.25)
+
+    # --- the data ----------------------------------------------------------------------
 
     def user_token(self, name):
         """A user and its token, written on the primary (never through the API)."""
@@ -77,31 +190,40 @@ class Cluster:
 
     def replicated(self, note_id):
         query = "SELECT 1 FROM notes WHERE id = %s"
-        return until(lambda: bool(self.sql(REPLICA_PORT, query, [note_id])), timeout=10)
+        return until(lambda: bool(self.sql(self.replica_port, query, [note_id])), timeout=10)
 
     def caught_up(self):
         """Commit on the primary, then wait until the replica has replayed it.
 
         The replica's lag is the age of the last transaction it replayed, so a
         test that pauses it starts the clock here, not at some earlier test's write.
+        The transaction writes WAL (a message), so its commit is flushed at once: one
+        that writes nothing is committed asynchronously, and could still be on its way.
         """
-        self.sql(PRIMARY_PORT, "SELECT txid_current()")
-        ((flushed,),) = self.sql(PRIMARY_PORT, "SELECT pg_current_wal_flush_lsn()::text")
+        self.sql(self.primary_port, "SELECT pg_logical_emit_message(true, 'notes-tests', 'now')")
+        ((flushed,),) = self.sql(self.primary_port, "SELECT pg_current_wal_flush_lsn()::text")
         query = "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn"
-        assert until(lambda: self.sql(REPLICA_PORT, query, [flushed])[0][0], timeout=10)
+        assert until(lambda: self.sql(self.replica_port, query, [flushed])[0][0], timeout=10)
 
     @contextmanager
     def replay_paused(self):
-        self.sql(REPLICA_PORT, "SELECT pg_wal_replay_pause()")
+        """The replica, caught up, receives (and, synchronously, confirms) the WAL from here
+        on, but applies none of it.
+
+        In Patroni's maintenance mode: otherwise Patroni resumes a paused replay
+        within a round of its loop.
+        """
+        port = self.replica_port
+        self.patronictl("pause", "--wait")
         try:
+            self.caught_up()
+            self.sql(port, "SELECT pg_wal_replay_pause()")
             yield
         finally:
-            self.sql(REPLICA_PORT, "SELECT pg_wal_replay_resume()")
+            self.sql(port, "SELECT pg_wal_replay_resume()")
+            self.patronictl("resume", "--wait")
 
-    def pg_ctl(self, name, action):
-        version = sorted(os.listdir("/etc/postgresql"))[-1]
-        command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action]
-        subprocess.run([*command, *(["-m", "fast"] if action == "stop" else [])], check=True)
+    # --- the balancer and the instances ------------------------------------------------
 
     def haproxy(self, command):
         with socket.socket(socket.AF_UNIX) as admin:
@@ -109,10 +231,10 @@ class Cluster:
             admin.sendall(command.encode() + b"\n")
             return admin.makefile().read()
 
-    def server_status(self, n):
+    def server_status(self, n, backend="instances", server=None):
         for line in self.haproxy("show stat").splitlines():
             fields = line.split(",")
-            if fields[:2] == ["instances", f"app{n}"]:
+            if fields[:2] == [backend, server or f"app{n}"]:
                 return fields[17]
         return None
 
@@ -124,6 +246,28 @@ class Cluster:
         """SIGKILL instance n whole, master and workers, as if its machine died."""
         pid = int((RUN_DIR / f"app{n}.pid").read_text())
         os.killpg(pid, signal.SIGKILL)
+
+
+class AnonymousReads(Reads):
+    """Anonymous GETs of `paths`, each from a loopback address of its own.
+
+    So many readers that the cluster's anonymous rate (ANON_RATE a day per
+    address, which the rate-limit test needs low) never limits the load.
+    """
+
+    def request(self, session, client, i):
+        source = f"127.{100 + client}.{i // 250 % 250}.{i % 250 + 1}"
+        conn = http.client.HTTPConnection("127.0.0.1", BALANCER_PORT, 10, (source, 0))
+        try:
+            conn.request("GET", self.paths[i % len(self.paths)])
+            response = conn.getresponse()
+            response.read()
+        except OSError as exc:
+            self.record(client, type(exc).__name__)
+        else:
+            self.record(client, response.status, None, response.getheader("Retry-After"))
+        finally:
+            conn.close()
 
 
 @contextmanager

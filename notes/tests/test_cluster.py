@@ -1,9 +1,12 @@
-"""Contract, More than one machine: HAProxy, stateless instances, PgBouncer and a replica.
+"""Contract, More than one machine and Losing the primary: HAProxy, stateless instances,
+PgBouncer, a replica, and Patroni's failover.
 
 One cluster (deploy/cluster/cluster.sh, as `make cluster` starts it) serves the
-module, on 127.0.0.1: a primary and its streaming replica, PgBouncer, two
-instances and HAProxy; it is dropped at the end. Every request goes through the
-balancer, so consecutive requests land on different instances.
+module, on 127.0.0.1: an etcd of three members, two PostgreSQL members under
+Patroni (a primary and its synchronous replica), PgBouncer, two instances and
+HAProxy; it is dropped at the end. Every request goes through the balancer, so
+consecutive requests land on different instances. The tests that lose the
+primary come last: they leave another member leading.
 """
 
 import http.client
@@ -11,13 +14,17 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import pytest
+import redis
 import requests
 from django.db.migrations.loader import MigrationLoader
 
 from conftest import BASE_DIR, TEST_REDIS_URL
-from harness.load import Reads
+from harness.ledger import Check, Ledger, check, sends_now
+from harness.load import KeyedWrites, Outcome, Reads
 from harness.wait import until
 from notes.tests.cluster import (
     ANON_RATE,
@@ -25,11 +32,14 @@ from notes.tests.cluster import (
     BALANCER_PORT,
     ENV,
     MAX_LAG,
+    MEMBERS,
     PGBOUNCER_PORT,
     PGBOUNCER_URL,
     PRIMARY_PORT,
     PRIMARY_URL,
+    AnonymousReads,
     Cluster,
+    database_url,
     slow_clients,
 )
 
@@ -65,6 +75,16 @@ POOLED = [
 NOT_POOLED_TESTS = ["test_idempotency.py::test_a_request_killed_mid_way_leaves_its_key_free"]
 
 
+@pytest.fixture(autouse=True)
+def rate_limit_store():
+    """The suite's fixture of this name empties TEST_REDIS_URL before every test. Here that
+    is the cluster's own store, and what the instances keep in it (a user's write
+    positions) must outlive a test: only the anonymous clients' counts are cleared."""
+    store = redis.Redis.from_url(TEST_REDIS_URL)
+    for key in store.scan_iter("notes:throttle_anon_*"):
+        store.delete(key)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     cluster = Cluster()
@@ -72,6 +92,7 @@ def cluster():
         cluster.script("up", timeout=600)
         yield cluster
     finally:
+        cluster.keep_logs(BASE_DIR / "test-artifacts" / "cluster")
         cluster.script("down")
 
 
@@ -91,14 +112,14 @@ def read(note_id, auth=None):
 def test_a_write_through_the_balancer_lands_on_the_primary_and_replicates(cluster):
     note_id = create(cluster.user_token("writer"), "through the balancer")
 
-    stored = cluster.sql(PRIMARY_PORT, "SELECT content FROM notes WHERE id = %s", [note_id])
+    query = "SELECT content FROM notes WHERE id = %s"
+    stored = cluster.sql(cluster.primary_port, query, [note_id])
     assert stored == [("through the balancer",)]
     assert cluster.replicated(note_id)
 
 
 def test_anonymous_reads_come_from_the_replica_until_it_falls_too_far_behind(cluster):
     auth = cluster.user_token("writer")
-    cluster.caught_up()
     with cluster.replay_paused():
         paused = time.monotonic()
         note_id = create(auth, "not on the replica yet")
@@ -113,7 +134,6 @@ def test_anonymous_reads_come_from_the_replica_until_it_falls_too_far_behind(clu
 
 
 def test_with_replay_paused_a_user_reads_every_one_of_its_own_creates_and_edits(cluster):
-    cluster.caught_up()
     with cluster.replay_paused():
         # Made while the replica is paused: only the primary knows this token,
         # so every request below also shows that authentication reads the primary.
@@ -139,12 +159,14 @@ def test_with_replay_paused_a_user_reads_every_one_of_its_own_creates_and_edits(
     assert cluster.replicated(ids[-1])
 
 
-def test_reads_keep_answering_with_the_replica_stopped(cluster):
+def test_reads_and_writes_keep_answering_with_the_replica_stopped(cluster):
     auth = cluster.user_token("reader")
     note_id = create(auth, "read me anyway")
     assert cluster.replicated(note_id)
+    replica = cluster.replica()
 
-    cluster.pg_ctl("notes_replica", "stop")
+    # Its Patroni stops its PostgreSQL; the primary stops waiting for it.
+    cluster.script("member-stop", replica[-1])
     try:
         statuses = {read(note_id).status_code for _ in range(10)}
         statuses |= {read(note_id, auth).status_code for _ in range(10)}
@@ -152,8 +174,9 @@ def test_reads_keep_answering_with_the_replica_stopped(cluster):
         later = create(auth, "written while the replica is away")
         assert read(later, auth).status_code == 200
     finally:
-        cluster.pg_ctl("notes_replica", "start")
+        cluster.script("member-start", replica[-1])
     assert statuses == {200}
+    assert cluster.whole()
     assert cluster.replicated(later)
 
 
@@ -276,3 +299,215 @@ def test_three_migrates_at_once_on_a_fresh_database_apply_each_migration_once(cl
     # Over the direct connection: PgBouncer never opened a pool for that database.
     pools = cluster.sql(PGBOUNCER_PORT, "SHOW POOLS", dbname="pgbouncer")
     assert "notes_fresh" not in {row[0] for row in pools}
+
+
+# --- Losing the primary -------------------------------------------------------------------
+
+
+@dataclass
+class Failover:
+    """The primary's machine lost under load: what the clients saw, and when."""
+
+    lost: str  # the member that led, killed with its Patroni
+    survivor: str
+    leader_after: float  # seconds from the kill until the survivor led
+    write_after: float  # seconds from the kill until a write through the balancer succeeded
+    writes: KeyedWrites
+    reads: AnonymousReads
+    killed_at: float
+    ledger: Check
+    reader: dict[str, str]  # a user who wrote before the failover, and again after it
+    before: int
+    after: int
+    rejoining: list[Outcome] = field(default_factory=list)
+
+
+def failures(load):
+    """What the load's clients got other than a success."""
+    return [o for o in load.outcomes if o.status not in (200, 201)]
+
+
+def first_write_after(auth, timeout=60):
+    """When the first of creates sent one after another, from now on, was acknowledged."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            answer = requests.post(
+                f"{BALANCER}/api/notes/", json={"content": "probe"}, headers=auth, timeout=10
+            )
+        except requests.RequestException:
+            continue
+        if answer.status_code == 201:
+            return time.monotonic()
+        time.sleep(0.05)
+    return pytest.fail(f"no write was acknowledged within {timeout} s")
+
+
+def keyed_targets(auth):
+    return [create(auth, f"target {i}") for i in range(3)]
+
+
+@pytest.fixture(scope="module")
+def primary_lost(cluster):
+    """Clients write (each write keyed, retried until acknowledged) and anonymous clients
+    read through the balancer while the primary's PostgreSQL and Patroni are SIGKILLed."""
+    assert cluster.whole()
+    writer, reader = cluster.user_token("writer"), cluster.user_token("reader")
+    targets = keyed_targets(writer)
+    before = create(reader, "written before the failover")
+    sends_before = sends_now(f"{PRIMARY_URL}/notes")
+    lost = cluster.leader()
+    (survivor,) = set(MEMBERS) - {lost}
+
+    with (
+        KeyedWrites(BALANCER, writer, targets, count=4) as writes,
+        AnonymousReads(BALANCER, {}, READS, count=3) as reads,
+    ):
+        killed_at = time.monotonic()
+        cluster.lose(lost)
+        with ThreadPoolExecutor(1) as probe:
+            # A write sent after the kill can only succeed on a new primary. (The load's
+            # own first success after the kill may be a write committed just before it.)
+            written = probe.submit(first_write_after, writer)
+            assert until(lambda: cluster.leader() == survivor, timeout=60, step=0.05)
+            leader_after = time.monotonic() - killed_at
+            write_after = written.result()
+        # Every writer acknowledged again, several times, after the new leader took over.
+        assert writes.wait_for(5, ok={200, 201}, timeout=60)
+    after = create(reader, "written after the failover")
+
+    ledger = Ledger.of(writes.acknowledged)
+    return Failover(
+        lost=lost,
+        survivor=survivor,
+        leader_after=leader_after,
+        write_after=write_after - killed_at,
+        writes=writes,
+        reads=reads,
+        killed_at=killed_at,
+        ledger=check(database_url(MEMBERS[survivor][0]), ledger, "keyed %", sends_before),
+        reader=reader,
+        before=before,
+        after=after,
+    )
+
+
+def test_losing_the_primarys_machine_a_replica_leads_and_writes_succeed_within_30_s(
+    cluster, primary_lost
+):
+    print(
+        f"new leader after {primary_lost.leader_after:.1f} s, "
+        f"first write after {primary_lost.write_after:.1f} s"
+    )
+    assert cluster.leader() == primary_lost.survivor
+    assert primary_lost.leader_after < 30
+    assert primary_lost.write_after < 30
+    assert MEMBERS[primary_lost.survivor][0] == cluster.primary_port
+
+
+def test_every_write_acknowledged_across_the_failover_is_on_the_new_primary_exactly_once(
+    primary_lost,
+):
+    assert primary_lost.ledger.lost == []
+    assert primary_lost.ledger.duplicated == []
+    assert primary_lost.writes.given_up == []
+    assert len(primary_lost.writes.acknowledged) > 40
+
+
+def test_while_the_primary_is_lost_writes_answer_503_with_retry_after_never_500(primary_lost):
+    refused = failures(primary_lost.writes)
+
+    assert refused, "the failover went unnoticed: no write was refused"
+    seen = {(o.status, o.retry_after) for o in refused}
+    assert {o.status for o in refused} <= {503, 409}, seen  # 409: the same key still running
+    assert all(o.retry_after and int(o.retry_after) >= 1 for o in refused), seen
+
+
+def test_while_the_primary_is_lost_anonymous_reads_keep_being_answered(primary_lost):
+    reads = primary_lost.reads.outcomes
+    in_the_gap = [
+        o
+        for o in reads
+        if primary_lost.killed_at < o.at < primary_lost.killed_at + primary_lost.write_after
+    ]
+
+    assert [o for o in reads if o.status != 200] == []
+    assert len(in_the_gap) > 20
+
+
+def test_a_user_who_wrote_before_the_failover_reads_the_write_after_it(primary_lost):
+    reader = primary_lost.reader
+
+    assert read(primary_lost.before, reader).json()["data"]["content"] == (
+        "written before the failover"
+    )
+    listed = requests.get(f"{BALANCER}/api/notes/?page_size=1000", headers=reader).json()
+    assert {primary_lost.before, primary_lost.after} <= {note["id"] for note in listed["data"]}
+
+
+def test_make_cluster_again_brings_the_lost_member_back_as_a_streaming_synchronous_replica(
+    cluster, primary_lost
+):
+    paths = [f"/api/notes/{primary_lost.before}/", f"/api/notes/{primary_lost.after}/"]
+    # The user's reads, all through the rejoin: never from a member that lacks their writes.
+    with Reads(BALANCER, primary_lost.reader, paths, count=2) as rejoining:
+        cluster.script("up", timeout=300)
+        assert cluster.whole()
+    primary_lost.rejoining.extend(rejoining.outcomes)
+
+    member = cluster.members()[primary_lost.lost]
+    assert member["role"] == "sync_standby"
+    assert member["state"] == "running"
+    assert (primary_lost.lost, "streaming", "sync") in cluster.streaming()
+    assert cluster.leader() == primary_lost.survivor
+    assert rejoining.failures(ok={200}) == []
+    assert len(rejoining.outcomes) > 20
+
+
+def test_once_the_rejoined_replica_caught_up_the_users_reads_go_back_to_it(cluster, primary_lost):
+    assert cluster.replica() == primary_lost.lost
+    reader = primary_lost.reader
+    ((user_id,),) = cluster.sql(
+        PRIMARY_PORT,
+        "SELECT user_id FROM authtoken_token WHERE key = %s",
+        [reader["Authorization"].split()[1]],
+    )
+    # The write after the failover still pins the user's reads (60 s)...
+    pin = redis.Redis.from_url(TEST_REDIS_URL).get(f"notes:replica:written:{user_id}")
+    assert pin is not None
+    with cluster.replay_paused():
+        ((unseen,),) = cluster.sql(
+            PRIMARY_PORT, "INSERT INTO notes (content) VALUES ('not replayed yet') RETURNING id"
+        )
+        # ... yet the replica, which has replayed past it, serves them: the user is
+        # not held on the primary (the replica lacks the newer note, so it answers 404).
+        assert [read(unseen, reader).status_code for _ in range(8)] == [404] * 8
+        assert read(primary_lost.after, reader).status_code == 200
+    assert read(unseen, reader).status_code == 200
+
+
+def test_a_planned_switchover_under_load_loses_nothing_and_duplicates_nothing(cluster):
+    assert cluster.whole()
+    writer = cluster.user_token("writer")
+    targets = keyed_targets(writer)
+    sends_before = sends_now(f"{PRIMARY_URL}/notes")
+    leader, candidate = cluster.leader(), cluster.replica()
+
+    with KeyedWrites(BALANCER, writer, targets, count=4) as writes:
+        cluster.patronictl("switchover", "--leader", leader, "--candidate", candidate, "--force")
+        assert until(lambda: cluster.leader() == candidate, timeout=30)
+        assert writes.wait_for(5, ok={200, 201}, timeout=60)
+
+    refused = [o.at for o in failures(writes)]
+    print(f"switchover: writes refused for {max(refused) - min(refused):.1f} s" if refused else "")
+    result = check(
+        database_url(MEMBERS[candidate][0]), Ledger.of(writes.acknowledged), "keyed %", sends_before
+    )
+    assert result.lost == []
+    assert result.duplicated == []
+    assert writes.given_up == []
+    assert {o.status for o in failures(writes)} <= {503, 409}
+    assert len(writes.acknowledged) > 40
+    # The former leader follows the new one, synchronously.
+    assert cluster.whole()
+    assert cluster.members()[leader]["role"] == "sync_standby"

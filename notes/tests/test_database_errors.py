@@ -1,13 +1,15 @@
 """Contract, Errors: deadlocks, serialization failures, lock and statement timeouts: not outages."""
 
 import logging
+import socket
+import struct
 import threading
 import time
 
 import psycopg
 import pytest
 import requests
-from django.db import OperationalError, connection, transaction
+from django.db import InternalError, OperationalError, connection, transaction
 
 from conftest import gunicorn, server_params
 from notes.api.errors import envelope_exception_handler
@@ -20,18 +22,18 @@ def other_session():
     return psycopg.connect(dbname=connection.settings_dict["NAME"], **server_params())
 
 
-def error_of(steps):
-    """The OperationalError PostgreSQL raises for these steps, run by Django in a transaction."""
+def error_of(steps, kind=OperationalError):
+    """The error (of `kind`) PostgreSQL raises for these steps, run by Django in a transaction."""
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             steps(cursor)
-    except OperationalError as exc:
+    except kind as exc:
         return exc
     return pytest.fail("PostgreSQL raised nothing.")
 
 
-def raised_by(statements):
-    return error_of(lambda cursor: [cursor.execute(sql) for sql in statements])
+def raised_by(statements, kind=OperationalError):
+    return error_of(lambda cursor: [cursor.execute(sql) for sql in statements], kind)
 
 
 def answer(exc):
@@ -126,6 +128,75 @@ def test_a_connection_failure_is_still_a_503_database_unavailable():
 
     assert response.status_code == 503
     assert response.data["error"]["code"] == "database_unavailable"
+
+
+def test_a_write_that_reaches_a_server_in_recovery_is_a_503_database_unavailable():
+    # What a write meets on a member demoted a moment ago, before the balancer's
+    # check has moved the primary's address: read_only_sql_transaction.
+    statements = ["SET TRANSACTION READ ONLY", "INSERT INTO notes (content) VALUES ('replica')"]
+    exc = raised_by(statements, InternalError)
+
+    assert exc.__cause__.sqlstate == "25006"
+    assert_answers(answer(exc), 503, "database_unavailable")
+
+
+def message(kind, payload=b""):
+    """One message of PostgreSQL's wire protocol."""
+    return kind + struct.pack("!I", len(payload) + 4) + payload
+
+
+def error(severity, text):
+    return message(b"E", b"S" + severity + b"\0C08P01\0M" + text + b"\0\0")
+
+
+@pytest.fixture
+def pooler_losing_its_server():
+    """A server that lets a client in, then answers its first command with two errors,
+    as PgBouncer did when its server (the primary) went away during a switchover."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        client, _ = listener.accept()
+        with client:
+            (size,) = struct.unpack("!I", client.recv(4))
+            client.recv(size - 4)  # the startup packet
+            ready = message(b"Z", b"I")
+            client.sendall(message(b"R", struct.pack("!I", 0)) + ready)
+            (size,) = struct.unpack("!I", client.recv(5)[1:])
+            client.recv(size - 4)  # BEGIN
+            client.sendall(
+                error(b"ERROR", b"server login has been failing, try again later")
+                + error(b"FATAL", b"server conn crashed?")
+            )
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    yield listener.getsockname()[1]
+    server.join(5)
+    listener.close()
+
+
+def test_a_driver_error_about_the_servers_answers_is_a_503_database_unavailable(
+    pooler_losing_its_server,
+):
+    address = {"host": "127.0.0.1", "port": pooler_losing_its_server, "sslmode": "disable"}
+    with (  # Django translates the driver's error as it leaves its wrapper.
+        pytest.raises(InternalError) as raised,
+        connection.wrap_database_errors,
+        psycopg.connect(**address, gssencmode="disable", user="notes", dbname="notes") as conn,
+    ):
+        conn.execute("SELECT 1")  # BEGIN first: the connection is not in autocommit
+
+    assert "received 2 results from command 'BEGIN'" in str(raised.value)
+    assert raised.value.__cause__.sqlstate is None  # the driver's, not the server's
+    assert_answers(answer(raised.value), 503, "database_unavailable")
+
+
+def test_other_invalid_transaction_states_stay_unexpected():
+    exc = raised_by(["SELECT 1", "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"], InternalError)
+
+    assert exc.__cause__.sqlstate == "25001"  # active_sql_transaction
+    assert answer(exc).status_code == 500
 
 
 @pytest.fixture
