@@ -21,7 +21,7 @@ dev: migrate seed ## Serve with Django's auto-reloading development server.
 # and each worker has its own test database; the cluster's tests keep to one worker.
 TEST_WORKERS ?= 2
 
-test: lint docs services $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
+test: lint docs services static $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term:skip-covered
 
 docs: $(VENV)/.installed ## Build the documentation site into site/ (MkDocs Material).

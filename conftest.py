@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: clients, users, notes and a gunicorn server."""
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -45,9 +46,15 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session", autouse=True)
-def static_files():
-    """Pages render with the same hashed static files as production."""
-    call_command("collectstatic", "--noinput", verbosity=0)
+def static_files(tmp_path_factory):
+    """Pages render with the same hashed static files as production.
+
+    Under pytest-xdist every worker comes here: one at a time (a lock in the
+    directory the workers share), so none reads a file another is writing.
+    """
+    with open(tmp_path_factory.getbasetemp().parent / "collectstatic.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        call_command("collectstatic", "--noinput", verbosity=0)
 
 
 @pytest.fixture(scope="session", autouse=True)
