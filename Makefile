@@ -17,12 +17,15 @@ run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000)
 dev: migrate seed ## Serve with Django's auto-reloading development server.
 	$(MANAGE) runserver $${PORT:-8000}
 
-# Two pytest-xdist workers: much of the suite waits (on gunicorn, the cluster, PostgreSQL),
-# and each worker has its own test database; the cluster's tests keep to one worker.
+# Two pytest-xdist workers: much of the suite waits (on gunicorn, PostgreSQL, browsers), and
+# each worker has its own test database. Then the cluster's tests (fixed ports, failovers timed
+# against the clock) on a machine left to them, their coverage added to the rest's.
 TEST_WORKERS ?= 2
+CLUSTER_TESTS := notes/tests/test_cluster.py
 
 test: lint docs services static $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term:skip-covered
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --ignore=$(CLUSTER_TESTS) --cov --cov-report=
+	$(VENV)/bin/pytest $(CLUSTER_TESTS) --cov --cov-append --cov-report=term:skip-covered
 
 docs: $(VENV)/.installed ## Build the documentation site into site/ (MkDocs Material).
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site

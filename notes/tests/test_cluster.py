@@ -43,7 +43,8 @@ from notes.tests.cluster import (
     slow_clients,
 )
 
-# One cluster on fixed ports: under pytest-xdist, every test of it in one worker.
+# One cluster on fixed ports: under pytest-xdist, every test of it in one worker
+# (make test runs this module on its own, after the rest).
 pytestmark = pytest.mark.xdist_group("cluster")
 
 # The endpoints' own tests, run again through PgBouncer. Left out: what does not talk to
