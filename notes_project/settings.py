@@ -176,6 +176,20 @@ if "replica" in DATABASES:
     # Chooses each request's read database and records a user's writes for it.
     MIDDLEWARE.append("notes.api.read_your_writes.ReadYourWritesMiddleware")
 
+# What only a browser's requests need: its session, CSRF cookie, login (and its
+# lock), messages and framing rules. A request to the notes or the health probes
+# that brings no cookie and asks for no HTML page skips them (notes/api/browserless.py).
+BROWSER_MIDDLEWARE = {
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "notes.api.messages.LazyMessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+}
+BROWSERLESS_MIDDLEWARE = [name for name in MIDDLEWARE if name not in BROWSER_MIDDLEWARE]
+BROWSERLESS_PATHS = ("/api/notes", "/health/")
+
 # Bodies over this answer 413 before they are read (notes are 255 characters).
 REQUEST_BODY_LIMIT = env.int("REQUEST_BODY_LIMIT", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_LIMIT

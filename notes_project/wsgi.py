@@ -8,6 +8,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_project.settings")
 
 django_application = get_wsgi_application()
 
-from notes.api.body_limit import ChunkedBodyLimit  # noqa: E402 (needs Django set up)
+# Need Django set up:
+from notes.api.body_limit import ChunkedBodyLimit  # noqa: E402
+from notes.api.browserless import BrowserlessSplit, browserless_handler  # noqa: E402
 
-application = ChunkedBodyLimit(django_application)
+application = ChunkedBodyLimit(BrowserlessSplit(django_application, browserless_handler()))
