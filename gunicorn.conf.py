@@ -46,7 +46,9 @@ logconfig_dict = logging_config(
 
 # Headers leave with the body in one write: a worker killed mid-response leaves a
 # balancer nothing (which it retries elsewhere) rather than half a response.
-whole_responses.install()
+# (GUNICORN_WHOLE_RESPONSES=false only to measure what that costs: make floor.)
+if env.bool("GUNICORN_WHOLE_RESPONSES", default=True):
+    whole_responses.install()
 
 # ------------------------------------------------------------------------------
 # METRICS: every worker writes its counts to files; the master serves their sum

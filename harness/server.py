@@ -58,15 +58,18 @@ def gunicorn(
     log: Path | None = None,
     ready: str = "/health/live",
     timeout: float = 60,
+    app: str | None = None,
 ) -> Iterator[Server]:
     """Serve with `env` (PORT and WEB_CONCURRENCY in it); yield once every worker has forked.
+
+    `app` ("module:callable") serves another WSGI application under the same settings.
 
     The first worker may answer before the last has forked: a test that kills
     or counts workers needs them all. On leaving, gunicorn stops gracefully.
     """
     out = log.open("w") if log else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", *([app] if app else [])],
         cwd=ROOT,
         env=dict(env),
         stdout=out,
