@@ -15,8 +15,8 @@ from notes.models import NOTE_COLUMNS, ORDERING_FIELDS, SEARCH_CONFIG, Note
 # Note ids are PostgreSQL integers; anything else names no note and needs no query.
 MAX_NOTE_ID = 2**31 - 1
 # Notes a search's walk checks per row of its page before it turns to the search
-# index: a word in 1 note of 100 or more fills its page in the walk (the
-# fixture's common words are in about 1 of 60). A rarer word costs the walk, a
+# index: a word in 1 note of 100 or more fills its page in the walk (`seed
+# --fake` puts `simplify` in 1 of 27). A rarer word costs the walk, a
 # constant, plus its matches past the cursor: under 1 in 100 of the notes.
 SEARCH_WALK_PER_ROW = 100
 

@@ -19,7 +19,7 @@ from notes.models import Note
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-COMMON = "simplify"  # a word of the fixture's vocabulary, in about 1 note of 60
+COMMON = "simplify"  # a word of the fixture's vocabulary, in about 1 note of 27
 RARE = "zyzzyva"  # in no note that `seed` makes
 # The whole (created_at, id) index walked newest first, checking every row,
 # reads a page per note: 200,000 at 200,000 notes. A bounded walk reads a few
