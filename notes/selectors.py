@@ -1,6 +1,7 @@
 """Reads of notes and tokens: typed functions, hand-written SQL (HackSoft's selectors)."""
 
 import functools
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,10 +10,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from notes import sql
-from notes.models import NOTE_COLUMNS, Note
+from notes.models import NOTE_COLUMNS, ORDERING_FIELDS, SEARCH_CONFIG, Note
 
 # Note ids are PostgreSQL integers; anything else names no note and needs no query.
 MAX_NOTE_ID = 2**31 - 1
+# Notes a search's walk checks per row of its page before it turns to the search
+# index: a word in 1 note of 100 or more fills its page in the walk (`seed
+# --fake` puts `simplify` in 1 of 27). A rarer word costs the walk, a
+# constant, plus its matches past the cursor: under 1 in 100 of the notes.
+SEARCH_WALK_PER_ROW = 100
 
 
 def note_from_row(row: tuple[Any, ...], alias: str) -> Note:
@@ -27,6 +33,51 @@ def get_note(*, note_id: int) -> Note | None:
         cursor.execute(sql.GET_NOTE, [note_id])
         row = cursor.fetchone()
     return None if row is None else note_from_row(row, alias)
+
+
+def search_page(
+    *, words: str, ordering: Sequence[str], after: Sequence[Any] | None, limit: int
+) -> list[Note]:
+    """The first `limit` notes matching `words` in `ordering`, past the sort key `after`.
+
+    A bounded walk along the ordering's index first; if it finds fewer than
+    `limit`, every match past the cursor from the search index (notes/sql.py).
+    """
+    walk, matches = _search_statements(tuple(ordering), after is not None)
+    params: dict[str, Any] = {"config": SEARCH_CONFIG, "words": words, "limit": limit}
+    params |= {"walk": limit * SEARCH_WALK_PER_ROW}
+    params |= {f"after{i}": value for i, value in enumerate(after or ())}
+    alias = router.db_for_read(Note)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(walk, params)
+        rows = cursor.fetchall()
+        if len(rows) < limit:
+            cursor.execute(matches, params)
+            rows = cursor.fetchall()
+    return [note_from_row(row, alias) for row in rows]
+
+
+@functools.cache
+def _search_statements(ordering: tuple[str, ...], after: bool) -> tuple[str, str]:
+    """The walk and the matches statements for an ordering whose columns share a direction."""
+    key = [field.lstrip("-") for field in ordering]
+    # Names go into the SQL text: only the list's sort columns.
+    if not set(key) <= set(ORDERING_FIELDS):
+        raise ValueError(f"not a sort column: {ordering}")
+    descending = ordering[0].startswith("-")
+    order = ", ".join(f"{column} DESC" if descending else column for column in key)
+    beyond = ""
+    if after:
+        values = ", ".join(f"%(after{i})s" for i in range(len(key)))
+        beyond = f"({', '.join(key)}) {'<' if descending else '>'} ({values})"
+    columns = ", ".join(NOTE_COLUMNS)
+    walk = sql.SEARCH_WALK.format(
+        columns=columns, order=order, beyond=f"WHERE {beyond}" if beyond else ""
+    )
+    matches = sql.SEARCH_MATCHES.format(
+        columns=columns, order=order, and_beyond=f"AND {beyond}" if beyond else ""
+    )
+    return walk, matches
 
 
 def note_exists(*, note_id: int) -> bool:

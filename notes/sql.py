@@ -74,3 +74,34 @@ SELECT {columns}, authtoken_token.created
 FROM authtoken_token JOIN {users} ON {users}.id = authtoken_token.user_id
 WHERE authtoken_token.key = %s
 """
+
+# A search's page, in two statements whose plans do not hang on how common the
+# planner believes the words are: for a word missing from its statistics it can
+# only guess, and a guess of "common" walks the whole ordering index for a word
+# in one note. {columns} and {order} are the list's, {beyond} is the cursor's
+# condition (`WHERE (created_at, id) < (...)`, or nothing on the first page).
+#
+# First the next %(walk)s notes in the list's order, by the ordering's index,
+# checked for the words: a common word fills its page here, and the scan stops
+# as soon as it has. The LIMIT inside fixes the plan; the words cannot move it.
+SEARCH_WALK = """
+SELECT {columns} FROM (
+    SELECT {columns}, search_vector FROM notes {beyond}
+    ORDER BY {order} LIMIT %(walk)s
+) AS next_notes
+WHERE search_vector @@ plainto_tsquery(%(config)s::regconfig, %(words)s)
+ORDER BY {order} LIMIT %(limit)s
+"""
+
+# Then, if the walk fell short, every match past the cursor, ordered: a page
+# complete on its own. MATERIALIZED hides the LIMIT from the planner, so it
+# cannot bet on meeting the page early along the ordering index; it reads the
+# search (GIN) index, or the cursor's range of the ordering index if that is
+# smaller, and either way only what it must.
+SEARCH_MATCHES = """
+WITH matches AS MATERIALIZED (
+    SELECT {columns} FROM notes
+    WHERE search_vector @@ plainto_tsquery(%(config)s::regconfig, %(words)s) {and_beyond}
+)
+SELECT {columns} FROM matches ORDER BY {order} LIMIT %(limit)s
+"""

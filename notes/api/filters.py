@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import django_filters
-from django.contrib.postgres.search import SearchQuery
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
-from notes.models import SEARCH_CONFIG, Note
+from notes.models import Note, NoteQuerySet
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -29,11 +28,9 @@ class NoteFilter(django_filters.FilterSet):  # type: ignore[misc]
         fields = ["search"]
 
     @extend_schema_field({"type": "string", "pattern": r"^[^\x00]*$"})
-    def filter_search(self, queryset: QuerySet[Note], name: str, value: str) -> QuerySet[Note]:
-        # The stored vector's configuration, so its GIN index serves the query;
-        # plainto_tsquery ANDs the words.
-        query = SearchQuery(value, config=SEARCH_CONFIG, search_type="plain")
-        return queryset.filter(search_vector=query)
+    def filter_search(self, queryset: NoteQuerySet, name: str, value: str) -> NoteQuerySet:
+        # Filters, and remembers the words for the pagination's search page.
+        return queryset.search(value)
 
 
 class StrictOrderingFilter(OrderingFilter):

@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination, _reverse_ordering
 from rest_framework.response import Response
 
+from notes import selectors
 from notes.api.envelope import Envelope
 
 if TYPE_CHECKING:
@@ -60,11 +61,7 @@ class KeysetCursorPagination(CursorPagination):
         reverse = bool(self.cursor and self.cursor.reverse)
 
         ordering = _reverse_ordering(self.ordering) if reverse else self.ordering
-        queryset = queryset.order_by(*ordering)
-        if self.cursor is not None:
-            queryset = queryset.filter(self.beyond(ordering, self.cursor.position))  # type: ignore[arg-type]
-
-        rows = list(queryset[: self.page_size + 1])
+        rows = self.rows(queryset, ordering, limit=self.page_size + 1)
         self.page = rows[: self.page_size]
         has_more = len(rows) > self.page_size
         if reverse:
@@ -73,6 +70,22 @@ class KeysetCursorPagination(CursorPagination):
         self.has_previous = has_more if reverse else self.cursor is not None
         self.display_page_controls = self.has_next or self.has_previous
         return self.page
+
+    def rows(self, queryset: QuerySet[Any], ordering: Sequence[str], limit: int) -> list[Any]:
+        """The first `limit` rows in `ordering` past the cursor: a page and one more."""
+        position = None if self.cursor is None else cast(list[Any], self.cursor.position)
+        words = getattr(queryset, "search_words", None)
+        if words is not None:
+            # A search's page has statements of its own, whose cost does not hang
+            # on the planner's guess at how common the words are. The search is
+            # the list's only filter, so they apply all of the queryset's.
+            return selectors.search_page(
+                words=words, ordering=ordering, after=position, limit=limit
+            )
+        queryset = queryset.order_by(*ordering)
+        if position is not None:
+            queryset = queryset.filter(self.beyond(ordering, position))
+        return list(queryset[:limit])
 
     def beyond(
         self, ordering: Sequence[str], position: list[Any]
