@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 import harness.server
 import harness.wait
 from harness.server import free_port
+from notes.api.leases import forget_leases
 from notes.models import Note
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -95,6 +96,8 @@ def rate_limit_store(settings, monkeypatch):
         }
     }
     cache.clear()
+    # What this process holds of the quotas Redis has just forgotten.
+    forget_leases()
     monkeypatch.setattr(
         "rest_framework.throttling.SimpleRateThrottle.THROTTLE_RATES", GENEROUS_RATES
     )

@@ -1,19 +1,16 @@
-"""Rate limits per client: one counter per client and time window, shared by every worker."""
+"""Rate limits per client: one quota per client and time window, shared by every worker."""
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import logging
 from typing import TYPE_CHECKING, cast
 
-from django.conf import settings
-from redis.commands.core import Script
 from redis.exceptions import RedisError
 from rest_framework import throttling
 from rest_framework.request import Request
 
-from notes.redis_client import redis_client
+from notes.api.leases import store_for
 
 if TYPE_CHECKING:
     # DRF views import the throttles named in settings: no import at run time.
@@ -40,36 +37,17 @@ def client_address(request: HttpRequest) -> str | None:
         return request.META.get("REMOTE_ADDR")
 
 
-# INCR, and EXPIRE on the window's first request, as one command: a script
-# costs one round trip and one reply to parse, where a pipeline of the two
-# commands builds and parses twice as much.
-COUNT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
-"""
-
-
-@functools.lru_cache
-def count_script(url: str) -> Script:
-    return redis_client(url).register_script(COUNT_SCRIPT)
-
-
-def count_in_window(key: str, seconds: int) -> int:
-    """This request's number in its window (EVALSHA; redis-py loads the script when needed)."""
-    count: int = count_script(settings.REDIS_URL)(keys=[key], args=[seconds])
-    return count
-
-
 class WindowCounterMixin(throttling.SimpleRateThrottle):
-    """Counts a client's requests per fixed window with one atomic command to Redis.
+    """Counts a client's requests per fixed window against a quota leased from Redis.
 
     DRF's own throttle keeps every request's timestamp in one cache entry and
     rewrites the whole list on each request, which at high rates grows to
     thousands of entries and dominates the cost of a request. A counter costs
     the same at any rate; the price is that a client may reach twice its rate
-    across a window boundary. Without Redis, requests are served unthrottled
-    rather than failing.
+    across a window boundary. The counter is spent in slices held by each
+    process (notes/api/leases.py), so a client at a high rate costs a round
+    trip per slice rather than per request. Without Redis, requests are served
+    unthrottled rather than failing.
     """
 
     # Set by SimpleRateThrottle.__init__ from the rate, and by allow_request.
@@ -88,11 +66,10 @@ class WindowCounterMixin(throttling.SimpleRateThrottle):
         window = int(self.now // self.duration)
         self.window_ends = (window + 1) * self.duration
         try:
-            count = count_in_window(f"notes:{key}:{window}", self.duration)
+            return store_for(self.num_requests, self.duration).allow(key, window)
         except RedisError as exc:
             logger.warning("Rate limits not enforced, their store is unavailable: %s", exc)
             return True
-        return count <= self.num_requests
 
     def wait(self) -> float:
         return self.window_ends - self.now
