@@ -122,3 +122,21 @@ def test_a_rare_words_later_pages_follow_the_cursor_both_ways(api_client, orderi
 
     assert pages == [expected[i : i + 2] for i in range(0, 7, 2)]
     assert back == pages[:-1]
+
+
+def test_loaddata_gathers_the_statistics_of_what_it_loaded(api_client):
+    call_command("loaddata", "notes", verbosity=0)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'notes'")
+        assert cursor.fetchone()[0] > 0
+
+
+def test_seed_gathers_the_statistics_of_what_it_loaded():
+    seed(1_000)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems IS NOT NULL FROM pg_stats WHERE attname = 'search_vector'"
+        )
+        assert cursor.fetchone() == (True,)
