@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # (the settings read it only when asked; DJANGO_READ_DOT_ENV_FILE=false opts out).
 export DJANGO_READ_DOT_ENV_FILE ?= true
 
-.PHONY: run dev test docs bench soak profile instructions lint format lock services migrate static seed clean cluster cluster-stop
+.PHONY: run dev test docs bench floor soak profile instructions lint format lock services migrate static seed clean cluster cluster-stop
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -39,6 +39,10 @@ soak: services ## Mixed traffic at 70% of capacity for SOAK_SECONDS (default 300
 
 profile: $(VENV)/.installed services ## CPU µs per request in process (health, GET, PUT, POST).
 	$(PY) -m bench.profile
+
+floor: $(VENV)/.bench-installed services ## Each gunicorn setup's own cost per request (hello-world and /health/live).
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.floor
 
 instructions: $(VENV)/.installed services ## Instructions per request in process (callgrind): noise-free.
 	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)

@@ -3,7 +3,8 @@
 Environment: PEER_URL (the peer's collection URL, e.g. http://127.0.0.1:9000/notes),
 PEER_DATABASE_URL (its database, reset and filled with the same notes),
 BENCH_SIZES (default 1000,1000000), BENCH_DURATION and BENCH_WARMUP (seconds),
-BENCH_ROUNDS (paired rounds with a peer), BENCH_CONNECTIONS (default 32).
+BENCH_ROUNDS (paired rounds with a peer), BENCH_CONNECTIONS (default 32),
+BENCH_SCENARIOS (comma-separated names, e.g. "get one note,create (POST)"; default all).
 With BENCH_URL, a running deployment is loaded instead (bench/balancer.py).
 """
 
@@ -37,6 +38,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 PORT = int(os.environ.get("BENCH_PORT", "8100"))
 NOTE_BODY = '{"content": "Benchmark note {n}, written by wrk"}'
+ONLY = [name for name in os.environ.get("BENCH_SCENARIOS", "").split(",") if name]
 
 
 @dataclass
@@ -138,6 +140,8 @@ def worker_memory_mib(pids):
 def measure(size, service_url, token, ids, peer_ids, deep):
     results = {}
     for scenario in scenarios(deep):
+        if ONLY and scenario.name not in ONLY:
+            continue
         with_peer = (
             PEER_URL
             and scenario.peer_path is not None

@@ -6,6 +6,7 @@ path, no database and no Redis). wrk drives each for FLOOR_DURATION seconds,
 FLOOR_ROUNDS times, the setups interleaved round by round so the machine's drift
 hits them alike; the report is the median of the rounds, in µs of CPU per request
 for each part of the machine (bench/machine.py), and requests per second.
+Environment: FLOOR_DURATION (seconds, default 5), FLOOR_ROUNDS (default 3), FLOOR_SETUPS.
 """
 
 import os
@@ -29,7 +30,7 @@ class Setup:
 
 
 SETUPS = [
-    Setup("sync ×4", {"GUNICORN_WORKER_CLASS": "sync", "WEB_CONCURRENCY": str(2 * CORES)}),
+    Setup("sync ×4", {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": "1", "WEB_CONCURRENCY": str(2 * CORES)}),
     Setup("gthread 4×2", {"GUNICORN_THREADS": "2", "WEB_CONCURRENCY": str(2 * CORES)}),
     Setup("gthread 4×8", {"GUNICORN_THREADS": "8", "WEB_CONCURRENCY": str(2 * CORES)}),
     Setup("gthread 2×16", {"GUNICORN_THREADS": "16", "WEB_CONCURRENCY": str(CORES)}),
@@ -37,7 +38,10 @@ SETUPS = [
     Setup(
         "gthread 4×2, split writes", {"GUNICORN_THREADS": "2", "GUNICORN_WHOLE_RESPONSES": "false"}
     ),
+    Setup("gthread 4×8, no access log", {"GUNICORN_THREADS": "8", "GUNICORN_ACCESS_LOG": ""}),
 ]
+# FLOOR_SETUPS: the setups to run, by name, separated by ";" (default all).
+ONLY = [name for name in os.environ.get("FLOOR_SETUPS", "").split(";") if name]
 APPS = {"hello-world": ("bench.hello:application", "/"), "/health/live": (None, "/health/live")}
 
 
@@ -65,6 +69,8 @@ def main() -> None:
     runs: dict[tuple[str, str], list[dict]] = {}
     for _ in range(ROUNDS):
         for setup in SETUPS:
+            if ONLY and setup.name not in ONLY:
+                continue
             for label, (app, path) in APPS.items():
                 runs.setdefault((setup.name, label), []).append(one_run(setup, app, path))
     print("| setup | application | req/s | app server µs | kernel softirq µs | idle |")

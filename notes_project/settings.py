@@ -177,14 +177,13 @@ if "replica" in DATABASES:
     MIDDLEWARE.append("notes.api.read_your_writes.ReadYourWritesMiddleware")
 
 # What only a browser's requests need: its session, CSRF cookie, login (and its
-# lock), messages and framing rules. A request to the notes or the health probes
+# lock) and messages. A request to the notes or the health probes
 # that brings no cookie and asks for no HTML page skips them (notes/api/browserless.py).
 BROWSER_MIDDLEWARE = {
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "notes.api.messages.LazyMessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 }
 BROWSERLESS_MIDDLEWARE = [name for name in MIDDLEWARE if name not in BROWSER_MIDDLEWARE]

@@ -17,9 +17,14 @@ from notes_project.wsgi import application
 pytestmark = pytest.mark.django_db
 
 
-def call(path, query="", **headers):
-    """(status, headers) of one request through the WSGI application."""
-    environ = {"PATH_INFO": path, "QUERY_STRING": query, "wsgi.input": BytesIO()}
+def call(path, query="", method="GET", **headers):
+    """(status, headers, body) of one request through the WSGI application."""
+    environ = {
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "REQUEST_METHOD": method,
+        "wsgi.input": BytesIO(),
+    }
     environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
     setup_testing_defaults(environ)
     environ["HTTP_HOST"] = "localhost"
@@ -31,21 +36,22 @@ def call(path, query="", **headers):
         body = application(
             environ, lambda status, headers, *_: answer.update(status=status, h=headers)
         )
-        b"".join(body)
+        content = b"".join(body)
         body.close()
     finally:
         for signal in (request_started, request_finished):
             signal.connect(close_old_connections)
-    return int(answer["status"][:3]), dict(answer["h"])
+    return int(answer["status"][:3]), dict(answer["h"]), content
 
 
 def test_a_json_client_gets_the_api_headers_and_none_of_the_browsers():
-    status, headers = call("/api/notes/", accept="application/json")
+    status, headers, _ = call("/api/notes/", accept="application/json")
 
     assert status == 200
     assert "X-Request-ID" in headers
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert "X-Frame-Options" not in headers
+    assert headers["X-Frame-Options"] == "DENY"
+    # No session was looked for: the full chain's session check varies by Cookie.
     assert "Cookie" not in headers.get("Vary", "")
 
 
@@ -58,10 +64,10 @@ def test_a_json_client_gets_the_api_headers_and_none_of_the_browsers():
     ],
 )
 def test_a_browser_or_a_request_with_cookies_takes_the_full_chain(query, headers):
-    status, answer = call("/api/notes/", query, **headers)
+    status, answer, _ = call("/api/notes/", query, **headers)
 
     assert status == 200
-    assert answer["X-Frame-Options"] == "DENY"
+    assert "Cookie" in answer["Vary"]
     assert "X-Request-ID" in answer
 
 
@@ -69,11 +75,14 @@ def test_a_logged_in_browser_is_known_to_the_api_by_its_session(client, user):
     client.force_login(user)
     session = client.cookies["sessionid"].value
 
-    status, headers = call("/api/notes/", cookie=f"sessionid={session}", accept="application/json")
+    status, _, body = call(
+        "/api/notes/", method="POST", cookie=f"sessionid={session}", accept="application/json"
+    )
 
-    # The session's user is authenticated: a page for them varies by the cookie.
-    assert status == 200
-    assert "Cookie" in headers["Vary"]
+    # Authenticated by the session, so held to its CSRF check (a client with no
+    # session would be told to authenticate, 401).
+    assert status == 403
+    assert b"CSRF" in body
 
 
 @pytest.mark.parametrize("path", ["/admin/", "/api-auth/login/", "/api/schema/", "/api/docs/"])
@@ -83,6 +92,6 @@ def test_the_admin_logins_and_documents_always_take_the_full_chain(path):
 
 def test_the_health_probes_are_browserless():
     assert is_browserless({"PATH_INFO": "/health/live"})
-    status, headers = call("/health/live")
+    status, headers, _ = call("/health/live")
     assert status == 200
-    assert "X-Frame-Options" not in headers
+    assert headers["X-Frame-Options"] == "DENY"
