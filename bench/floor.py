@@ -30,7 +30,14 @@ class Setup:
 
 
 SETUPS = [
-    Setup("sync ×4", {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": "1", "WEB_CONCURRENCY": str(2 * CORES)}),
+    Setup(
+        "sync ×4",
+        {
+            "GUNICORN_WORKER_CLASS": "sync",
+            "GUNICORN_THREADS": "1",
+            "WEB_CONCURRENCY": str(2 * CORES),
+        },
+    ),
     Setup("gthread 4×2", {"GUNICORN_THREADS": "2", "WEB_CONCURRENCY": str(2 * CORES)}),
     Setup("gthread 4×8", {"GUNICORN_THREADS": "8", "WEB_CONCURRENCY": str(2 * CORES)}),
     Setup("gthread 2×16", {"GUNICORN_THREADS": "16", "WEB_CONCURRENCY": str(CORES)}),

@@ -144,3 +144,10 @@ def write_report(report, notes=""):
         block = old[old.index(BALANCER_START) : old.index(BALANCER_END) + len(BALANCER_END)]
         parts += ["", block, ""]
     path.write_text("\n".join(parts))
+
+
+if __name__ == "__main__":
+    # BENCHMARKS.md again from the last run's results, e.g. after bench/NOTES.md changed.
+    import json
+
+    write_report(json.loads((ROOT / "bench" / "results.json").read_text()))
