@@ -177,8 +177,8 @@ if "replica" in DATABASES:
     MIDDLEWARE.append("notes.api.read_your_writes.ReadYourWritesMiddleware")
 
 # What only a browser's requests need: its session, CSRF cookie, login (and its
-# lock) and messages. A request to the notes or the health probes
-# that brings no cookie and asks for no HTML page skips them (notes/api/browserless.py).
+# lock) and messages. A request to the notes or the health probes that brings
+# no cookie and asks for no HTML page skips them (notes/api/browserless.py).
 BROWSER_MIDDLEWARE = {
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
