@@ -186,6 +186,8 @@ def test_the_api_test_suite_passes_through_pgbouncer_in_transaction_mode(cluster
         **{k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"},
         "DATABASE_URL": f"{PGBOUNCER_URL}/notes_pooled",
         "DATABASE_DISABLE_SERVER_SIDE_CURSORS": "true",
+        # PgBouncer 1.18 keeps no prepared statements across transactions.
+        "DATABASE_SERVER_SIDE_BINDING": "false",
         # PgBouncer refuses libpq `options`; its connect_query sets the timeouts.
         "DATABASE_STATEMENT_TIMEOUT": "",
         "DATABASE_LOCK_TIMEOUT": "",
