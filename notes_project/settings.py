@@ -60,7 +60,7 @@ DATABASES["default"].update(
         "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=2),
         # Parameters sent apart from the statement, so psycopg can prepare a
         # statement after DATABASE_PREPARE_THRESHOLD runs on a connection and
-        # PostgreSQL stops parsing and planning it: −40% of its CPU per GET
+        # PostgreSQL stops parsing and planning it: 40% less of its CPU per GET
         # (BENCHMARKS.md). Off behind PgBouncer 1.18, which cannot keep them.
         "server_side_binding": env.bool("DATABASE_SERVER_SIDE_BINDING", default=True),
         "prepare_threshold": env.int("DATABASE_PREPARE_THRESHOLD", default=5),
