@@ -44,6 +44,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ------------------------------------------------------------------------------
 # DATABASES
 # ------------------------------------------------------------------------------
+
+
+def _prepare_threshold(value: str) -> int | None:
+    """Runs before psycopg prepares a statement; empty never prepares."""
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ImproperlyConfigured("DATABASE_PREPARE_THRESHOLD takes a count: digits, or empty.")
+    return int(value)
+
+
 DATABASES = {
     "default": env.db_url(
         "DATABASE_URL", default="postgres://postgres:postgres@127.0.0.1:5432/notes"
@@ -63,7 +74,7 @@ DATABASES["default"].update(
         # PostgreSQL stops parsing and planning it: 40% less of its CPU per GET
         # (BENCHMARKS.md). Off behind PgBouncer 1.18, which cannot keep them.
         "server_side_binding": env.bool("DATABASE_SERVER_SIDE_BINDING", default=True),
-        "prepare_threshold": env.int("DATABASE_PREPARE_THRESHOLD", default=5),
+        "prepare_threshold": _prepare_threshold(env.str("DATABASE_PREPARE_THRESHOLD", default="5")),
     },
     # content counts characters, so every database must be UTF-8.
     TEST={"CHARSET": "UTF8", "TEMPLATE": "template0"},

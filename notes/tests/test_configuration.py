@@ -175,3 +175,25 @@ def test_seed_fake_outlasts_the_statement_timeout(scratch_database):  # noqa: F8
     assert result.returncode == 0, result.stderr
     with connect() as conn:
         assert conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 60000
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, "5"), ("0", "0"), ("20", "20"), ("", "None")]
+)
+def test_prepared_statements_follow_the_threshold_and_empty_turns_them_off(value, expected):
+    env = {"SECRET_KEY": STRONG_KEY}
+    if value is not None:
+        env["DATABASE_PREPARE_THRESHOLD"] = value
+    result = django_shell(
+        "print(settings.DATABASES['default']['OPTIONS']['prepare_threshold'])", **env
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_a_threshold_that_is_not_a_number_refuses_to_start():
+    result = django_shell("print('started')", SECRET_KEY=STRONG_KEY, DATABASE_PREPARE_THRESHOLD="x")
+
+    assert result.returncode != 0
+    assert "DATABASE_PREPARE_THRESHOLD" in result.stderr
