@@ -42,6 +42,16 @@ class NoteQuerySet(models.QuerySet["Note"]):
         searched.search_words = words
         return searched
 
+    def searched_words(self) -> str | None:
+        """The words, when the search is this queryset's only condition; else None.
+
+        The search page's statements apply the search alone: a queryset
+        filtered further is paged by the ORM instead, which applies it all.
+        """
+        if self.search_words is None or len(self.query.where.children) != 1:
+            return None
+        return self.search_words
+
     def _clone(self) -> Self:
         clone = super()._clone()  # type: ignore[misc]
         clone.search_words = self.search_words

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from notes import selectors
 from notes.api.envelope import Envelope
+from notes.models import NoteQuerySet
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -74,11 +75,10 @@ class KeysetCursorPagination(CursorPagination):
     def rows(self, queryset: QuerySet[Any], ordering: Sequence[str], limit: int) -> list[Any]:
         """The first `limit` rows in `ordering` past the cursor: a page and one more."""
         position = None if self.cursor is None else cast(list[Any], self.cursor.position)
-        words = getattr(queryset, "search_words", None)
+        words = queryset.searched_words() if isinstance(queryset, NoteQuerySet) else None
         if words is not None:
             # A search's page has statements of its own, whose cost does not hang
-            # on the planner's guess at how common the words are. The search is
-            # the list's only filter, so they apply all of the queryset's.
+            # on the planner's guess at how common the words are.
             return selectors.search_page(
                 words=words, ordering=ordering, after=position, limit=limit
             )

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from notes.api.pagination import KeysetCursorPagination
 from notes.models import Note
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -140,3 +141,20 @@ def test_seed_gathers_the_statistics_of_what_it_loaded():
             "SELECT most_common_elems IS NOT NULL FROM pg_stats WHERE attname = 'search_vector'"
         )
         assert cursor.fetchone() == (True,)
+
+
+def test_a_search_filtered_further_is_paged_with_every_filter_applied():
+    # The list has no other filter today; one added later must not be dropped
+    # by the search page's own statements.
+    seed(1_000)
+    pagination = KeysetCursorPagination()
+    pagination.cursor = None
+    searched = Note.objects.all().search(COMMON)
+
+    rows = pagination.rows(
+        searched.filter(times_sent=0).exclude(id__gt=0), ["-created_at", "-id"], 51
+    )
+
+    assert searched.searched_words() == COMMON
+    assert len(pagination.rows(searched, ["-created_at", "-id"], 51)) == min(51, searched.count())
+    assert rows == []
