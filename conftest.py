@@ -50,12 +50,20 @@ CHROMIUM_ARGS = [
 def static_files(tmp_path_factory):
     """Pages render with the same hashed static files as production.
 
-    Under pytest-xdist every worker comes here: one at a time (a lock in the
-    directory the workers share), so none reads a file another is writing.
+    Under pytest-xdist every worker comes here, but only the first collects (a
+    lock and a mark in the directory the workers share): collectstatic deletes
+    each hashed file before writing it again, so a second run would pull files
+    from under the other worker's tests as WhiteNoise lists them.
     """
-    with open(tmp_path_factory.getbasetemp().parent / "collectstatic.lock", "w") as lock:
+    shared = tmp_path_factory.getbasetemp().parent
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    with open(shared / "collectstatic.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        call_command("collectstatic", "--noinput", verbosity=0)
+        done = shared / "collectstatic.done"
+        if run is None or not done.exists() or done.read_text() != run:
+            call_command("collectstatic", "--noinput", verbosity=0)
+            if run is not None:
+                done.write_text(run)
 
 
 @pytest.fixture(scope="session", autouse=True)
