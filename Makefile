@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # (the settings read it only when asked; DJANGO_READ_DOT_ENV_FILE=false opts out).
 export DJANGO_READ_DOT_ENV_FILE ?= true
 
-.PHONY: run dev test docs bench floor soak profile instructions lint format lock services migrate static seed clean cluster cluster-stop
+.PHONY: run dev test docs bench floor soak profile instructions lint format lock services migrate static seed clean cluster cluster-stop backup backups restore backup-delete
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -21,7 +21,7 @@ dev: migrate seed ## Serve with Django's auto-reloading development server.
 # each worker has its own test database. Then the cluster's tests (fixed ports, failovers timed
 # against the clock) on a machine left to them, their coverage added to the rest's.
 TEST_WORKERS ?= 2
-CLUSTER_TESTS := notes/tests/test_cluster.py
+CLUSTER_TESTS := notes/tests/test_cluster.py notes/tests/test_backups.py
 
 test: lint docs services static $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --ignore=$(CLUSTER_TESTS) --cov --cov-report=
@@ -55,8 +55,23 @@ instructions: $(VENV)/.installed services ## Instructions per request in process
 cluster: $(VENV)/.installed ## Start the cluster (or what of it is down); ready once HAProxy on :8080 answers /health/ready.
 	bash deploy/cluster/cluster.sh up
 
-cluster-stop: ## Stop everything `make cluster` started and delete its data, etcd's included.
+cluster-stop: ## Stop everything `make cluster` started and delete its data, etcd's included (not the backups).
 	bash deploy/cluster/cluster.sh down
+
+# Backups of the cluster (docs/backups.md): pgBackRest archives every change from whichever
+# member leads, into a repository that `make cluster-stop` keeps.
+TYPE ?= full
+backup: ## Take a backup of the cluster (TYPE=full, diff or incr), then verify the repository.
+	bash deploy/cluster/cluster.sh backup $(TYPE)
+
+backups: ## List the cluster's backups.
+	bash deploy/cluster/cluster.sh backups
+
+restore: $(VENV)/.installed ## Bring the cluster back to TARGET="<timestamp with zone>" or TARGET=latest (CONFIRM=yes: no question).
+	bash deploy/cluster/cluster.sh restore "$(TARGET)"
+
+backup-delete: ## Delete the backup repository, once the cluster is stopped (CONFIRM=yes: no question).
+	bash deploy/cluster/cluster.sh backup-delete
 
 lint: $(VENV)/.installed ## Lint, check formatting and types, and that no migration is missing.
 	$(VENV)/bin/ruff check .

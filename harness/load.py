@@ -143,11 +143,22 @@ KEYED: dict[str, Callable[[str, int], tuple[str, dict[str, str] | None]]] = {
 
 
 @dataclass(frozen=True)
+class Sent:
+    """A keyed write's first attempt."""
+
+    kind: str
+    key: str
+    target: int
+    at: float = field(default_factory=time.monotonic, compare=False)
+
+
+@dataclass(frozen=True)
 class Acknowledged:
     kind: str
     key: str
     target: int
     note: dict[str, Any] = field(hash=False)
+    at: float = field(default_factory=time.monotonic, compare=False)
 
 
 class KeyedWrites(Clients):
@@ -160,6 +171,7 @@ class KeyedWrites(Clients):
     def __init__(self, url: str, headers: dict[str, str], targets: list[int], count: int = 6):
         super().__init__(url, headers, count)
         self.targets = targets
+        self.sent: list[Sent] = []
         self.acknowledged: list[Acknowledged] = []
         self.given_up: list[str] = []
         self.give_up = 60.0
@@ -169,6 +181,8 @@ class KeyedWrites(Clients):
         kind, target = rand.choice(list(KEYED)), rand.choice(self.targets)
         key = f"{client}-{i}-{uuid.uuid4().hex[:8]}"
         path, body = KEYED[kind](key, target)
+        with self.lock:
+            self.sent.append(Sent(kind, key, target))
         deadline = time.monotonic() + self.give_up
         while time.monotonic() < deadline:
             try:

@@ -2,6 +2,7 @@
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -114,3 +115,17 @@ def user_for_token(*, key: str) -> tuple[AbstractBaseUser, datetime] | None:
         return None
     user = get_user_model().from_db(DEFAULT_DB_ALIAS, fields, row[:-1])
     return user, row[-1]
+
+
+@dataclass(frozen=True)
+class WalArchiving:
+    seconds_since_archived: float | None  # None: nothing archived since statistics began
+    failed_attempts: int
+
+
+def wal_archiving() -> WalArchiving | None:
+    """How the primary's WAL archiving goes, or None where archiving is off (`make run`)."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(sql.WAL_ARCHIVING)
+        row = cursor.fetchone()
+    return None if row is None else WalArchiving(*row)

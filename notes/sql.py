@@ -105,3 +105,10 @@ WITH matches AS MATERIALIZED (
 )
 SELECT {columns} FROM matches ORDER BY {order} LIMIT %(limit)s
 """
+
+# The primary's WAL archiver (pg_stat_archiver), when archiving is on: seconds since it last
+# archived a segment (NULL: never since the statistics began), and its failed attempts.
+WAL_ARCHIVING = """
+SELECT extract(epoch FROM now() - last_archived_time)::float8, failed_count
+FROM pg_stat_archiver WHERE current_setting('archive_mode') <> 'off'
+"""

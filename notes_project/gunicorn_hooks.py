@@ -71,8 +71,11 @@ def start_exporter(host: str, port: int) -> None:
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
 
+    from notes_project.metrics import WalArchivingCollector
+
     registry = CollectorRegistry()
     MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(WalArchivingCollector())
     try:
         start_http_server(port, addr=host, registry=registry)
     except OSError as exc:

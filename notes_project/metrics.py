@@ -4,7 +4,13 @@ Every metric has labels, so none writes a file before its first use (which
 would happen in gunicorn's master, that serves no request).
 """
 
+import logging
+from collections.abc import Iterator
+
 from prometheus_client import Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+logger = logging.getLogger(__name__)
 
 REQUEST_DURATION = Histogram(
     "notes_http_request_duration_seconds",
@@ -36,3 +42,36 @@ LOGIN_LOCKOUTS = Counter(
     "Password logins refused by a lock: the failure that set it, and every attempt while it holds.",
     ["route"],
 )
+
+
+class WalArchivingCollector:
+    """The primary's WAL archiving, read from pg_stat_archiver at each scrape (gunicorn's
+    master serves it, beside the workers' counts): so an alert can say that archiving is
+    stuck, or failing, long before a restore needs the archive. Nothing where archiving is
+    off, and nothing (with a warning in the log) while the database does not answer."""
+
+    def collect(self) -> Iterator[Metric]:
+        from django.db import DatabaseError, connections
+
+        from notes.selectors import wal_archiving
+
+        try:
+            archiving = wal_archiving()
+        except DatabaseError as exc:
+            logger.warning("WAL archiving not read for the metrics: %s", exc)
+            return
+        finally:
+            connections.close_all()  # the exporter's thread keeps no connection between scrapes
+        if archiving is None:
+            return
+        if archiving.seconds_since_archived is not None:
+            yield GaugeMetricFamily(
+                "notes_wal_archived_age_seconds",
+                "Seconds since the primary last archived a WAL segment.",
+                value=archiving.seconds_since_archived,
+            )
+        yield CounterMetricFamily(
+            "notes_wal_archive_failures",
+            "Attempts of the primary to archive a WAL segment that failed, since its start.",
+            value=archiving.failed_attempts,
+        )

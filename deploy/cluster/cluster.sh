@@ -14,6 +14,13 @@
 #   cluster.sh member-start N   start database member N (1, 2) under Patroni again
 #   cluster.sh member-stop N    stop database member N: its Patroni stops its PostgreSQL
 #   cluster.sh status           what runs, and which member leads
+#   cluster.sh backup [TYPE]    take a backup (full, diff or incr; full by default) from the
+#                               leader, then check the repository and list its backups
+#   cluster.sh backups          list the backups in the repository
+#   cluster.sh restore TARGET   bring the whole cluster back to TARGET (a timestamp with its zone,
+#                               or latest) from the repository: asks first, or CONFIRM=yes
+#   cluster.sh backup-delete    delete the backup repository (asks first, or CONFIRM=yes), once
+#                               the cluster is stopped
 #
 # Ports and places come from the environment (defaults in brackets): CLUSTER_MEMBER_PORTS
 # ["5442 5443"] and CLUSTER_PATRONI_PORTS ["8008 8009"] for the members' PostgreSQL and
@@ -24,7 +31,10 @@
 # CLUSTER_RUN_DIR [/tmp/notes-cluster]; Patroni's timing CLUSTER_PATRONI_TTL [10],
 # CLUSTER_PATRONI_LOOP_WAIT [2], CLUSTER_PATRONI_RETRY_TIMEOUT [4]. The instances take every
 # other setting (rate limits, DATABASE_REPLICA_MAX_LAG, ...) from the environment of `up` or
-# `app-start`. Needs root: it installs packages and runs PostgreSQL as the user postgres.
+# `app-start`. Backups (pgBackRest, docs/backups.md): CLUSTER_BACKUP_DIR [/var/lib/notes-backups],
+# kept by `down`; CLUSTER_BACKUP_RETENTION_FULL [2] full backups kept; CLUSTER_ARCHIVE_TIMEOUT [10]
+# seconds at most between two archived WAL segments while writes go on. Needs root: it installs
+# packages and runs PostgreSQL as the user postgres.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,6 +54,12 @@ export CLUSTER_PATRONI_TTL="${CLUSTER_PATRONI_TTL:-10}"
 export CLUSTER_PATRONI_LOOP_WAIT="${CLUSTER_PATRONI_LOOP_WAIT:-2}"
 export CLUSTER_PATRONI_RETRY_TIMEOUT="${CLUSTER_PATRONI_RETRY_TIMEOUT:-4}"
 export CLUSTER_SYNCHRONOUS_MODE="${CLUSTER_SYNCHRONOUS_MODE:-true}"
+# The backup repository: outside the run directory, so that `down` keeps it.
+export CLUSTER_BACKUP_DIR="${CLUSTER_BACKUP_DIR:-/var/lib/notes-backups}"
+export CLUSTER_BACKUP_RETENTION_FULL="${CLUSTER_BACKUP_RETENTION_FULL:-2}"
+export CLUSTER_ARCHIVE_TIMEOUT="${CLUSTER_ARCHIVE_TIMEOUT:-10}"
+# How a new cluster's first member is made (patroni.yml): initdb, or `restore` below.
+export CLUSTER_BOOTSTRAP_METHOD=initdb CLUSTER_RESTORE_SET="" CLUSTER_RESTORE_TARGET_TIME=""
 # Server-side timeouts of pooled connections (milliseconds), and how long (seconds) a
 # client of PgBouncer waits for a server connection before it gets an error.
 export CLUSTER_CONNECT_QUERY="SET statement_timeout = ${CLUSTER_STATEMENT_TIMEOUT_MS:-10000}; SET lock_timeout = ${CLUSTER_LOCK_TIMEOUT_MS:-5000}; SET idle_in_transaction_session_timeout = ${CLUSTER_IDLE_IN_TRANSACTION_TIMEOUT_MS:-60000}"
@@ -78,6 +94,7 @@ install_missing() {
   # The server alone: Debian's etcd-client (etcdctl) is not needed.
   command -v etcd >/dev/null || missing+=(etcd-server)
   command -v curl >/dev/null || missing+=(curl)
+  command -v pgbackrest >/dev/null || missing+=(pgbackrest)
   [ ${#missing[@]} -eq 0 ] && return
   say "installing ${missing[*]}"
   apt-get update -qq
@@ -157,13 +174,23 @@ etcd_healthy() {  # a quorum answers: the health endpoint of any member says so
 
 member_dir() { echo "$RUN/pg$1"; }
 
-patroni_config() {  # member number: renders its patroni.yml, readable by postgres
+shared_config() {  # what every member reads: postgresql.conf and pg_hba.conf, in the run directory
+  render "$HERE/postgresql.conf" >"$RUN/postgresql.conf"
+  cp "$HERE/pg_hba.conf" "$RUN/pg_hba.conf"
+  chmod 644 "$RUN/postgresql.conf" "$RUN/pg_hba.conf"
+}
+
+patroni_config() {  # member number: renders its patroni.yml and pgbackrest.conf, for postgres
   local n=$1 dir
   dir="$(member_dir "$n")"
-  mkdir -p "$dir"
-  CLUSTER_PG_BIN="/usr/lib/postgresql/$(pg_version)/bin" MEMBER="pg$n" MEMBER_DIR="$dir" MEMBER_PG_PORT="${MEMBER_PORTS[$((n - 1))]}" \
-    MEMBER_API_PORT="${PATRONI_PORTS[$((n - 1))]}" render "$HERE/patroni.yml" >"$dir/patroni.yml"
-  chown -R postgres: "$dir"
+  mkdir -p "$dir" "$RUN/pgbackrest" "$CLUSTER_BACKUP_DIR"
+  local -x MEMBER="pg$n" MEMBER_DIR="$dir" MEMBER_PG_PORT="${MEMBER_PORTS[$((n - 1))]}"
+  CLUSTER_PG_BIN="/usr/lib/postgresql/$(pg_version)/bin" MEMBER_API_PORT="${PATRONI_PORTS[$((n - 1))]}" \
+    render "$HERE/patroni.yml" >"$dir/patroni.yml"
+  render "$HERE/pgbackrest.conf" >"$dir/pgbackrest.conf"
+  chown -R postgres: "$dir" "$RUN/pgbackrest"
+  chown postgres: "$CLUSTER_BACKUP_DIR"
+  chmod 750 "$CLUSTER_BACKUP_DIR"
 }
 
 postmaster_runs() {  # member number: whether its PostgreSQL runs (with or without its Patroni)
@@ -244,7 +271,9 @@ start_members() {
   local n
   if [ ! -d "$(member_dir 1)/data" ] && ! leader >/dev/null; then
     # A new cluster: the first member initializes it (initdb) and leads; the others
-    # then copy it (pg_basebackup) and follow.
+    # then copy it (pg_basebackup) and follow. Never over the backups of another one.
+    [ -n "$(backup_labels)" ] && die "the backup repository $CLUSTER_BACKUP_DIR holds backups of an \
+earlier cluster: \`make restore TARGET=latest\` brings it back, \`make backup-delete\` removes them"
     member_start 1
     wait_until 90 "a leader (pg1)" leader
   fi
@@ -386,12 +415,12 @@ up() {
   # The instances serve their own static files; collected once per cluster.
   [ -f "$RUN/seeded" ] || manage collectstatic --noinput --verbosity 0 &
   local static_made=$! n
-  render "$HERE/postgresql.conf" >"$RUN/postgresql.conf"
-  cp "$HERE/pg_hba.conf" "$RUN/pg_hba.conf"
-  chmod 644 "$RUN/postgresql.conf" "$RUN/pg_hba.conf"
+  shared_config
   for n in $(seq ${#ETCD_PORTS[@]}); do etcd_start "$n"; done
   wait_until 30 "an etcd quorum" etcd_healthy
   start_members
+  # Archiving starts with the leader; it succeeds once the repository has the stanza.
+  pgbackrest_as "$(leader)" stanza-create  # a no-op once it holds this cluster
   start_haproxy
   ensure_database
   start_pgbouncer
@@ -401,6 +430,7 @@ up() {
     manage seed
     touch "$RUN/seeded"
   fi
+  first_backup
   wait "$static_made"
   for n in $(seq ${#APP_PORTS[@]}); do app_launch "$n"; done
   for n in $(seq ${#APP_PORTS[@]}); do app_ready "$n"; done
@@ -449,13 +479,19 @@ status() {
   return 0
 }
 
+. "$HERE/backup.sh"
+
 case "${1:-}" in
   up) up ;;
+  backup) backup "${2:-full}" ;;
+  backups) pgbackrest_as 1 info ;;
+  restore) restore "${2:-}" ;;
+  backup-delete) backup_delete ;;
   down) down ;;
   app-start) app_start "${2:?instance number}" ;;
   drain) drain "${2:?instance number}" ;;
   member-start) member_start "${2:?member number}" ;;
   member-stop) member_stop "${2:?member number}" ;;
   status) status ;;
-  *) sed -n '2,27p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,38p' "$0" >&2; exit 2 ;;
 esac

@@ -5,6 +5,7 @@ others (the same CLUSTER_* variables cluster.sh reads, which it inherits from he
 """
 
 import http.client
+import json
 import os
 import secrets
 import shutil
@@ -31,6 +32,9 @@ def ports(name, default):
 
 SCRIPT = BASE_DIR / "deploy" / "cluster" / "cluster.sh"
 RUN_DIR = Path(os.environ.get("CLUSTER_RUN_DIR", "/tmp/notes-cluster"))
+# The tests' own backup repository, emptied before and after each module's cluster.
+BACKUP_DIR = Path(os.environ.get("CLUSTER_TEST_BACKUP_DIR", "/tmp/notes-cluster-backups"))
+ARCHIVE_TIMEOUT = 10
 (BALANCER_PORT,) = ports("CLUSTER_BALANCER_PORT", "8080")
 (PGBOUNCER_PORT,) = ports("CLUSTER_PGBOUNCER_PORT", "6432")
 # HAProxy's PostgreSQL frontends: whichever member leads, and whichever replicates.
@@ -58,6 +62,8 @@ ENV = {
     "CLUSTER_PYTHON": sys.executable,
     "CLUSTER_RUN_DIR": str(RUN_DIR),
     "CLUSTER_REDIS_URL": TEST_REDIS_URL,
+    "CLUSTER_BACKUP_DIR": str(BACKUP_DIR),
+    "CLUSTER_ARCHIVE_TIMEOUT": str(ARCHIVE_TIMEOUT),
     # A daily window, so no window boundary falls inside the rate-limit test.
     "NOTES_THROTTLE_ANON": f"{ANON_RATE}/day",
     "NOTES_THROTTLE_USER": "1000000/minute",
@@ -77,10 +83,48 @@ class Cluster:
 
     def script(self, *args, timeout=180):
         result = subprocess.run(
-            ["bash", str(SCRIPT), *args], env=ENV, capture_output=True, text=True, timeout=timeout
+            ["bash", str(SCRIPT), *args],
+            env={**ENV, "CONFIRM": "yes"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         assert result.returncode == 0, f"cluster.sh {args}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
+
+    def make(self, *args, timeout=900):
+        """A make target of the cluster's, as an operator runs it, never asking on a terminal."""
+        return subprocess.run(
+            ["make", "--no-print-directory", *args],
+            cwd=BASE_DIR,
+            env={**ENV, "CONFIRM": "yes"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    @contextmanager
+    def running(self, logs):
+        """The cluster, up with an empty backup repository; then stopped, its repository deleted."""
+        self.script("backup-delete")
+        try:
+            self.script("up", timeout=600)
+            yield self
+        finally:
+            self.keep_logs(logs)
+            self.script("down")
+            self.script("backup-delete")
+
+    def backups(self):
+        """The repository's backups, oldest first (pgBackRest's info)."""
+        config = RUN_DIR / "pg1" / "pgbackrest.conf"
+        command = ["pgbackrest", f"--config={config}", "--stanza=notes", "info", "--output=json"]
+        as_postgres = ["setpriv", "--reuid", "postgres", "--regid", "postgres", "--init-groups"]
+        result = subprocess.run(
+            [*as_postgres, *command], capture_output=True, text=True, check=True
+        )
+        return json.loads(result.stdout)[0]["backup"]
 
     def keep_logs(self, destination):
         """Every part's log, copied before `down` deletes the run directory."""

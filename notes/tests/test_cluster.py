@@ -88,13 +88,8 @@ def rate_limit_store():
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster = Cluster()
-    try:
-        cluster.script("up", timeout=600)
+    with Cluster().running(BASE_DIR / "test-artifacts" / "cluster") as cluster:
         yield cluster
-    finally:
-        cluster.keep_logs(BASE_DIR / "test-artifacts" / "cluster")
-        cluster.script("down")
 
 
 READS = ["/api/notes/?page_size=5", "/api/notes/1/"]
