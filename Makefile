@@ -24,7 +24,7 @@ TEST_WORKERS ?= 2
 CLUSTER_TESTS := notes/tests/test_cluster.py notes/tests/test_backups.py
 
 test: lint docs services static $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --ignore=$(CLUSTER_TESTS) --cov --cov-report=
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(addprefix --ignore=,$(CLUSTER_TESTS)) --cov --cov-report=
 	$(VENV)/bin/pytest $(CLUSTER_TESTS) --cov --cov-append --cov-report=term:skip-covered
 
 docs: $(VENV)/.installed ## Build the documentation site into site/ (MkDocs Material).
