@@ -53,10 +53,16 @@ class Block:
     path: str
     line: int
     text: str
-    mark: str | None
+    marked: str | None  # the mark as written
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}"
+
+    @property
+    def mark(self) -> str | None:
+        """The module that runs the block, or "on paper"."""
+        found = MARK.search(self.marked or "")
+        return found and (found["module"] or "on paper")
 
     def paragraphs(self) -> list[Paragraph]:
         paragraphs = [Paragraph()]
@@ -107,9 +113,9 @@ def shell_blocks(path: str) -> list[Block]:
 
 
 def mark_of(token: Token | None) -> str | None:
-    """The module a block runs in, or "on paper", from the HTML comment just above it."""
+    """The mark of a block: the HTML comment just above it, if it is one."""
     found = MARK.search(token.content) if token and token.type == "html_block" else None
-    return found and (found["module"] or "on paper")
+    return found and found[0]
 
 
 def every_block() -> list[Block]:
