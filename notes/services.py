@@ -25,6 +25,31 @@ class NoteBusy(Exception):
     """Every least-sent note stayed locked by other transactions; try again shortly."""
 
 
+class WriteNotReplicated(Exception):
+    """A commit came back without the synchronous standby (its wait was cancelled): it stands
+    on the primary alone, and a failover now would lose it."""
+
+
+def watch_replication() -> None:
+    """From here on, note whether a commit comes back without the synchronous standby."""
+    connections[router.db_for_write(Note)].commit_unreplicated = False  # type: ignore[attr-defined]
+
+
+def ensure_replicated() -> None:
+    """Raise WriteNotReplicated if a commit since `watch_replication` came back without the
+    synchronous standby (PostgreSQL's WARNING, heard by notes_project/postgresql/base.py)."""
+    if getattr(connections[router.db_for_write(Note)], "commit_unreplicated", False):
+        raise WriteNotReplicated()
+
+
+def wait_replicated() -> None:
+    """Make the transaction's commit wait for the synchronous standby, though it wrote
+    nothing: a message in the WAL, so the commit waits like any write's for the standby to
+    have everything up to it, the earlier commits included."""
+    with connections[router.db_for_write(Note)].cursor() as cursor:
+        cursor.execute(sql.WAIT_REPLICATED)
+
+
 def _write(statement: str, params: Sequence[Any] | Mapping[str, Any]) -> Note | None:
     alias = router.db_for_write(Note)
     with connections[alias].cursor() as cursor:

@@ -112,3 +112,7 @@ WAL_ARCHIVING = """
 SELECT extract(epoch FROM now() - last_archived_time)::float8, failed_count
 FROM pg_stat_archiver WHERE current_setting('archive_mode') <> 'off'
 """
+
+# Writes only a message to the WAL, so that the transaction's commit waits for the
+# synchronous standby (when there is one) like a write's.
+WAIT_REPLICATED = "SELECT pg_logical_emit_message(true, 'notes', 'replicated')"

@@ -15,7 +15,7 @@ from rest_framework.views import APIView, exception_handler, set_rollback
 from notes import services
 from notes.api import database_errors
 from notes.api.envelope import Envelope, EnvelopeJSONRenderer
-from notes.api.exceptions import Busy
+from notes.api.exceptions import Busy, NotReplicated
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ def api_error_for(exc: Exception) -> Exception:
     """The API's answer (notes/api/exceptions.py) to a domain or database error, else `exc`."""
     if isinstance(exc, services.NoteBusy):
         return Busy()
+    if isinstance(exc, services.WriteNotReplicated):
+        return NotReplicated()
     return database_errors.answer_for(exc)
 
 

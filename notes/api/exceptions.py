@@ -50,6 +50,19 @@ class Busy(exceptions.APIException):
     wait = 1
 
 
+class NotReplicated(exceptions.APIException):
+    """The write was committed on the primary, but its wait for the synchronous standby was
+    cancelled: it is not acknowledged. A retry with the same Idempotency-Key gets its outcome
+    once the standby has it; without a key, a retry may write it again."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "The write may not have reached the standby; retry it with its Idempotency-Key."
+    )
+    default_code = "not_replicated"
+    wait = 1
+
+
 class WriteConflict(exceptions.APIException):
     """A deadlock or serialization failure: this request was rolled back, another went on."""
 

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from notes import services
 from notes.api.exceptions import KeyInProgress, KeyReused
 from notes.idempotency import store
 
@@ -43,9 +44,14 @@ def idempotent(action: Action) -> Action:
     def run(view: APIView, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The whole cost to a request without the header is this one lookup.
         key = request.META.get("HTTP_IDEMPOTENCY_KEY")
+        services.watch_replication()
         if key is None:
-            return action(view, request, *args, **kwargs)
-        return run_once(view, request, key, lambda: action(view, request, *args, **kwargs))
+            response = action(view, request, *args, **kwargs)
+        else:
+            response = run_once(view, request, key, lambda: action(view, request, *args, **kwargs))
+        # Never a 2xx for a commit the synchronous standby may not have.
+        services.ensure_replicated()
+        return response
 
     return cast(Action, run)
 
@@ -67,6 +73,9 @@ def run_once(view: APIView, request: Request, key: str, write: Callable[[], Resp
         if stored is not None:
             if stored.fingerprint != fingerprint:
                 raise KeyReused()
+            # The first try's commit may have come back without the standby: this
+            # transaction's commit waits until the standby has it (ensure_replicated).
+            services.wait_replicated()
             return replay(stored)
         response = write()
         # The actions raise on failure; a failure answered otherwise is not kept either.

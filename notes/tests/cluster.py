@@ -267,6 +267,24 @@ class Cluster:
             self.sql(port, "SELECT pg_wal_replay_resume()")
             self.patronictl("resume", "--wait")
 
+    @contextmanager
+    def standby_frozen(self):
+        """The synchronous standby stops confirming (its WAL receiver SIGSTOPped), while
+        Patroni, paused, keeps naming it: every commit on the primary waits."""
+        ((receiver,),) = self.sql(self.replica_port, "SELECT pid FROM pg_stat_wal_receiver")
+        self.patronictl("pause", "--wait")
+        os.kill(receiver, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(receiver, signal.SIGCONT)
+            self.patronictl("resume", "--wait")
+
+    def waiting_for_the_standby(self):
+        """The primary's sessions whose commit waits for the synchronous standby."""
+        query = "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'"
+        return [pid for (pid,) in self.sql(self.primary_port, query)]
+
     # --- the balancer and the instances ------------------------------------------------
 
     def haproxy(self, command):

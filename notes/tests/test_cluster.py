@@ -11,6 +11,7 @@ primary come last: they leave another member leading.
 
 import http.client
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -174,6 +175,38 @@ def test_reads_and_writes_keep_answering_with_the_replica_stopped(cluster):
     assert statuses == {200}
     assert cluster.whole()
     assert cluster.replicated(later)
+
+
+def test_a_write_whose_wait_for_the_standby_is_cancelled_is_never_answered_2xx(cluster):
+    writer = cluster.user_token("writer")
+    key = f"cancelled-{secrets.token_hex(4)}"
+
+    def post():
+        headers = {**writer, "Idempotency-Key": key}
+        body = {"content": f"keyed {key}"}
+        return requests.post(f"{BALANCER}/api/notes/", json=body, headers=headers, timeout=60)
+
+    with ThreadPoolExecutor(2) as pool, cluster.standby_frozen():
+        first = pool.submit(post)
+        assert until(cluster.waiting_for_the_standby)
+        # An operator's cancel of a "stuck" commit: PostgreSQL commits locally and warns.
+        (waiting,) = cluster.waiting_for_the_standby()
+        cluster.sql(cluster.primary_port, "SELECT pg_cancel_backend(%s)", [waiting])
+        cancelled = first.result()
+        # Its retry waits, too, for as long as the standby does not confirm.
+        retry = pool.submit(post)
+        assert until(cluster.waiting_for_the_standby)
+        assert not retry.done()
+    replayed = retry.result()
+
+    assert cancelled.status_code == 503, cancelled.text
+    assert cancelled.json()["error"]["code"] == "not_replicated"
+    assert int(cancelled.headers["Retry-After"]) >= 1
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    query = "SELECT count(*) FROM notes WHERE content = %s"
+    assert cluster.sql(cluster.primary_port, query, [f"keyed {key}"]) == [(1,)]
+    assert cluster.whole()
 
 
 def test_the_api_test_suite_passes_through_pgbouncer_in_transaction_mode(cluster):

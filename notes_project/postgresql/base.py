@@ -1,9 +1,12 @@
-"""PostgreSQL backend: a connection check that polls the socket, and a count of driver errors."""
+"""PostgreSQL backend: a connection check that polls the socket, a count of driver errors, and
+what the server says of commits that did not wait for the synchronous standby."""
 
 import select
 from functools import cached_property
 from types import TracebackType
+from typing import Any
 
+import psycopg
 from django.db.backends.postgresql import base
 from django.db.utils import DatabaseErrorWrapper
 
@@ -30,10 +33,30 @@ class CountingErrorWrapper(DatabaseErrorWrapper):
         super().__exit__(exc_type, exc_value, traceback)
 
 
+# PostgreSQL's WARNING when a commit's wait for the synchronous standby was cancelled (a
+# cancel request, pg_cancel_backend, or the session terminated): the commit stands locally,
+# but a failover could lose it. The cluster's lc_messages is C: the text is English.
+SYNC_WAIT_CANCELLED = "canceling wait for synchronous replication"
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    # Set by the server's warning above; notes.services reads and clears it around a write.
+    commit_unreplicated = False
+
     @cached_property
     def wrap_database_errors(self) -> DatabaseErrorWrapper:
         return CountingErrorWrapper(self)
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> psycopg.Connection[Any]:
+        connection: psycopg.Connection[Any] = super().get_new_connection(conn_params)
+        # psycopg drops notices unless a handler takes them; a commit that came back
+        # without the standby says so only in one.
+        connection.add_notice_handler(self.heard)
+        return connection
+
+    def heard(self, notice: psycopg.errors.Diagnostic) -> None:
+        if (notice.message_primary or "").startswith(SYNC_WAIT_CANCELLED):
+            self.commit_unreplicated = True
 
     def is_usable(self) -> bool:
         """True unless the connection is known broken or the server has spoken out of turn.
