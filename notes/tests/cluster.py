@@ -191,6 +191,21 @@ class Cluster:
         for pid in doomed:
             os.kill(pid, signal.SIGKILL)
 
+    @contextmanager
+    def hung(self, member):
+        """The member's machine frozen, not dead: its Patroni, its PostgreSQL and every one of
+        its processes SIGSTOPped, then SIGCONTed."""
+        patroni = int((RUN_DIR / f"{member}.pid").read_text())
+        postmaster = int((RUN_DIR / member / "data" / "postmaster.pid").read_text().split()[0])
+        frozen = [patroni, postmaster, *children_of(postmaster)]
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+
     def streaming(self):
         """The members streaming from the leader, and how (pg_stat_replication)."""
         query = "SELECT application_name, state, sync_state FROM pg_stat_replication"

@@ -10,6 +10,7 @@ primary come last: they leave another member leading.
 """
 
 import http.client
+import itertools
 import os
 import secrets
 import subprocess
@@ -207,6 +208,37 @@ def test_a_write_whose_wait_for_the_standby_is_cancelled_is_never_answered_2xx(c
     query = "SELECT count(*) FROM notes WHERE content = %s"
     assert cluster.sql(cluster.primary_port, query, [f"keyed {key}"]) == [(1,)]
     assert cluster.whole()
+
+
+def longest_wait(acknowledged, since):
+    """The longest time from `since` on with no write acknowledged."""
+    times = sorted([since, *(write.at for write in acknowledged if write.at > since)])
+    return max(later - earlier for earlier, later in itertools.pairwise(times))
+
+
+def test_a_hung_standby_stalls_writes_for_seconds_and_loses_nothing(cluster):
+    assert cluster.whole()
+    writer = cluster.user_token("writer")
+    targets = keyed_targets(writer)
+    sends_before = sends_now(f"{PRIMARY_URL}/notes")
+    standby = cluster.replica()
+
+    with KeyedWrites(BALANCER, writer, targets, count=4) as writes:
+        with cluster.hung(standby):
+            hung_at = time.monotonic()
+            # The primary stops waiting for it: every writer is acknowledged again.
+            assert writes.wait_for(5, ok={200, 201}, timeout=60)
+            stall = longest_wait(writes.acknowledged, hung_at)
+        assert cluster.whole()  # caught up: the synchronous standby again
+        assert writes.wait_for(5, ok={200, 201}, timeout=60)
+
+    print(f"a hung standby stalled writes for {stall:.1f} s")
+    result = check(f"{PRIMARY_URL}/notes", Ledger.of(writes.acknowledged), "keyed %", sends_before)
+    assert stall < 15
+    assert result.lost == []
+    assert result.duplicated == []
+    assert {o.status for o in failures(writes)} <= {503, 409}
+    assert cluster.members()[standby]["role"] == "sync_standby"
 
 
 def test_the_api_test_suite_passes_through_pgbouncer_in_transaction_mode(cluster):
