@@ -197,13 +197,22 @@ def gunicorn(log_dir, **settings):
 
 
 @pytest.fixture(scope="session")
-def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The service under gunicorn on the test database, shared by the whole session."""
+def gunicorn_served(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The service under gunicorn on the test database, shared by the whole session.
+
+    Yields (url, process, log); its log is JSON, so a test can read which worker
+    answered a request (harness.server.workers_that_answered).
+    """
     log_dir = tmp_path_factory.mktemp("gunicorn")
     # A low anonymous rate, so a test can show the limit holds across workers (a
     # daily window, so no window boundary falls inside that test).
-    with gunicorn(log_dir, NOTES_THROTTLE_ANON="30/day") as (url, _, _):
-        yield url
+    with gunicorn(log_dir, NOTES_THROTTLE_ANON="30/day", LOG_FORMAT="json") as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def gunicorn_url(gunicorn_served):
+    return gunicorn_served[0]
 
 
 @pytest.fixture
