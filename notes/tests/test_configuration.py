@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from conftest import BASE_DIR, database_url
-from harness.wait import until
+from harness.wait import backend_pid, blocked_by, until
 from notes import database_timeouts
 from notes.tests.test_commands import scratch_database  # noqa: F401 (a fixture)
 
@@ -162,16 +162,6 @@ SHORT_TIMEOUTS = {"DATABASE_STATEMENT_TIMEOUT": "300", "DATABASE_LOCK_TIMEOUT": 
 WAIT = "900 milliseconds"
 
 
-def waited_on(watcher, holder, longer_than):
-    """Whether a session is blocked by `holder`'s locks, in the same statement for `longer_than`."""
-    return watcher.execute(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        " AND %s = ANY(pg_blocking_pids(pid)) AND clock_timestamp() - query_start > %s::interval",
-        [holder.info.backend_pid, longer_than],
-    ).fetchone()[0]
-
-
 def test_migrate_waits_for_a_table_lock_instead_of_timing_out(scratch_database):  # noqa: F811
     """Catches migrate left under the request timeouts (pre_migrate lifting nothing)."""
     name, connect = scratch_database
@@ -182,6 +172,7 @@ def test_migrate_waits_for_a_table_lock_instead_of_timing_out(scratch_database):
         # An open write holds a lock that building the indexes of 0002 must wait for.
         writer.autocommit = False
         writer.execute("INSERT INTO notes (content) VALUES ('in flight')")
+        holder = backend_pid(writer)
         migrate = subprocess.Popen(
             manage_command("migrate", "--noinput"),
             cwd=BASE_DIR,
@@ -191,8 +182,8 @@ def test_migrate_waits_for_a_table_lock_instead_of_timing_out(scratch_database):
             stderr=subprocess.PIPE,
         )
         # Until PostgreSQL shows migrate blocked by the write past both its timeouts.
-        until(lambda: migrate.poll() is not None or waited_on(watcher, writer, WAIT), timeout=60)
-        blocked = migrate.poll() is None and waited_on(watcher, writer, WAIT)
+        until(lambda: migrate.poll() is not None or blocked_by(watcher, holder, WAIT), timeout=60)
+        blocked = migrate.poll() is None and blocked_by(watcher, holder, WAIT)
         writer.commit()
         stdout, stderr = migrate.communicate(timeout=60)
 
