@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import warnings
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,17 @@ def auth_client(token):
 @pytest.fixture
 def note(db):
     return Note.objects.create(content="Buy milk")
+
+
+@pytest.fixture
+def dated_note(note):
+    """`note` ("Buy milk") made in winter, last changed in summer: its JSON can be written out."""
+    Note.objects.filter(pk=note.pk).update(
+        created_at=datetime(2024, 1, 15, 10, 30, 0, 123456, tzinfo=UTC),
+        updated_at=datetime(2024, 7, 1, 8, 0, tzinfo=UTC),
+    )
+    note.refresh_from_db()
+    return note
 
 
 @pytest.fixture

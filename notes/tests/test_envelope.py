@@ -124,13 +124,21 @@ def test_the_browsable_api_shows_the_wrapped_json(api_client, note):
 
 
 @pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; indent=2"])
-def test_every_json_client_gets_the_same_envelope(api_client, note, accept):
+def test_every_json_client_gets_the_same_envelope(api_client, dated_note, accept):
     headers = {} if accept is None else {"HTTP_ACCEPT": accept}
 
-    response = api_client.get(f"/api/notes/{note.pk}/", **headers)
+    response = api_client.get(f"/api/notes/{dated_note.pk}/", **headers)
 
     assert response["Content-Type"].startswith("application/json")
-    assert json.loads(response.content) == {"data": NoteSerializer(note).data}
+    assert json.loads(response.content) == {
+        "data": {
+            "id": dated_note.pk,
+            "content": "Buy milk",
+            "times_sent": 0,
+            "created_at": "2024-01-15T10:30:00.123456Z",
+            "updated_at": "2024-07-01T08:00:00Z",
+        }
+    }
 
 
 def test_line_separators_are_escaped_as_drf_escapes_them(auth_client):
