@@ -99,6 +99,19 @@ def test_metrics_are_not_served_on_the_api_port(server):
     assert DURATION not in response.text
 
 
+def test_metrics_host_binds_the_metrics_port_elsewhere(transactional_db, tmp_path):
+    """Catches METRICS_HOST ignored: the exporter then listens on 127.0.0.1 instead."""
+    port = free_port()
+    with gunicorn(tmp_path, METRICS_PORT=str(port), METRICS_HOST="127.0.0.2") as (url, _, _):
+        assert requests.get(f"{url}/api/notes/").status_code == 200
+        scraped = requests.get(f"http://127.0.0.2:{port}/metrics", timeout=5)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+    assert scraped.status_code == 200
+    assert DURATION in scraped.text
+
+
 def test_without_metrics_port_the_middleware_leaves_the_stack(settings):
     settings.METRICS_PORT = None
 
