@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import warnings
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,17 @@ def note(db):
 
 
 @pytest.fixture
+def dated_note(note):
+    """`note` ("Buy milk") made in winter, last changed in summer: its JSON can be written out."""
+    Note.objects.filter(pk=note.pk).update(
+        created_at=datetime(2024, 1, 15, 10, 30, 0, 123456, tzinfo=UTC),
+        updated_at=datetime(2024, 7, 1, 8, 0, tzinfo=UTC),
+    )
+    note.refresh_from_db()
+    return note
+
+
+@pytest.fixture
 def make_notes(db):
     def make(count, content="note {}", **fields):
         return Note.objects.bulk_create(
@@ -197,13 +209,22 @@ def gunicorn(log_dir, **settings):
 
 
 @pytest.fixture(scope="session")
-def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The service under gunicorn on the test database, shared by the whole session."""
+def gunicorn_served(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The service under gunicorn on the test database, shared by the whole session.
+
+    Yields (url, process, log); its log is JSON, so a test can read which worker
+    answered a request (harness.server.workers_that_answered).
+    """
     log_dir = tmp_path_factory.mktemp("gunicorn")
     # A low anonymous rate, so a test can show the limit holds across workers (a
     # daily window, so no window boundary falls inside that test).
-    with gunicorn(log_dir, NOTES_THROTTLE_ANON="30/day") as (url, _, _):
-        yield url
+    with gunicorn(log_dir, NOTES_THROTTLE_ANON="30/day", LOG_FORMAT="json") as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def gunicorn_url(gunicorn_served):
+    return gunicorn_served[0]
 
 
 @pytest.fixture

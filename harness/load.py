@@ -3,8 +3,8 @@
 A load is a context manager: on entering, its clients start and run for a lead-in
 (so whatever the test does next happens under load); on leaving, they run on for
 a lead-out, then stop. `run_until` replaces the lead-out with a goal: every client
-has had `count` successes since the load was entered, which does not depend on how
-busy the machine is.
+has had `count` successes from then on, which does not depend on how busy the
+machine is, and fails the test when that goal is not met.
 """
 
 import random
@@ -89,9 +89,15 @@ class Clients:
         return False
 
     def run_until(self, count: int, ok: set[int], timeout: float = 60) -> None:
-        """`wait_for`, then stop."""
-        self.wait_for(count, ok, timeout)
+        """`wait_for`, then stop; an AssertionError if the goal was not met in `timeout` s."""
+        met = self.wait_for(count, ok, timeout)
         self.stop()
+        if not met:
+            seen = sorted(Counter((o.client, o.status) for o in self.outcomes).items(), key=str)
+            raise AssertionError(
+                f"not every client had {count} answers in {sorted(ok)} within {timeout} s;"
+                f" (client, status) counts over the whole run: {dict(seen)}"
+            )
 
     def failures(self, ok: set[int]) -> list[Outcome]:
         return [o for o in self.outcomes if o.status not in ok]

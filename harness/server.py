@@ -1,16 +1,19 @@
 """The project served by gunicorn with its own gunicorn.conf.py: started and stopped here."""
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from harness.wait import until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,3 +110,25 @@ def stop(server: Server) -> None:
     if server.process.poll() is None:
         server.process.terminate()
         server.process.wait(timeout=30)
+
+
+def workers_that_answered(
+    log: Path, request_ids: Collection[str], timeout: float = 10
+) -> dict[str, int]:
+    """Each request id's worker pid, from gunicorn's access lines (LOG_FORMAT=json) in `log`.
+
+    A worker writes its access line just after sending the response, so this
+    waits until every id has one; an AssertionError names the ids that never do.
+    """
+    wanted, found = set(request_ids), {}
+
+    def all_found() -> bool:
+        for line in log.read_text().splitlines():
+            record = json.loads(line) if line.startswith("{") else {}
+            if record.get("logger") == "gunicorn.access" and record.get("request_id") in wanted:
+                found[record["request_id"]] = record["process"]
+        return found.keys() == wanted
+
+    if not until(all_found, timeout, step=0.05):
+        raise AssertionError(f"no access line in {log} for {sorted(wanted - found.keys())}")
+    return found

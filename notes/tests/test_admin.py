@@ -53,12 +53,16 @@ def test_editing_saves_content_and_moves_updated_at(admin_client, note):
 
 
 def test_timestamps_and_times_sent_are_read_only(admin_client, note):
-    admin_client.post(
+    """Catches the admin writing a posted times_sent or created_at, and an edit that was
+    refused or never saved, after which an unchanged times_sent showed nothing."""
+    response = admin_client.post(
         f"/admin/notes/note/{note.pk}/change/",
         {"content": "Buy tea", "times_sent": 7, "created_at": "2000-01-01 00:00"},
     )
 
-    assert Note.objects.get(pk=note.pk).times_sent == 0
+    assert response.status_code == 302
+    saved = Note.objects.get(pk=note.pk)
+    assert (saved.content, saved.times_sent, saved.created_at) == ("Buy tea", 0, note.created_at)
 
 
 def test_deleting_removes_the_note(admin_client, note):

@@ -1,5 +1,8 @@
 """Contract, Who may do what: open reads, authenticated writes, tokens, sessions, rate limits."""
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 from django.core import checks
@@ -8,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import BasePermission
 from rest_framework.test import APIClient
 
+from harness.server import workers_that_answered
 from notes.api.views import NoteViewSet
 from notes.models import Note
 
@@ -166,10 +170,21 @@ def test_without_the_rate_limit_store_requests_are_served_unthrottled(api_client
     assert api_client.get("/api/notes/").status_code == 200
 
 
-def test_rate_limits_hold_across_all_gunicorn_workers(gunicorn_url, transactional_db):
-    # The server allows 30 anonymous requests a day (see conftest) over 4 workers.
-    with requests.Session() as session:
-        statuses = [session.get(f"{gunicorn_url}/api/notes/").status_code for _ in range(40)]
+def test_rate_limits_hold_across_all_gunicorn_workers(gunicorn_served, transactional_db):
+    """Catches a limit counted per worker process: more than one worker answers here."""
+    url, _, log = gunicorn_served
+    request_ids = [f"across-workers-{i}-{uuid.uuid4().hex}" for i in range(40)]
 
+    def get(request_id):
+        # A new connection each, several at once: the workers share the listening socket.
+        headers = {"X-Request-ID": request_id, "Connection": "close"}
+        return requests.get(f"{url}/api/notes/", headers=headers, timeout=10).status_code
+
+    # The server allows 30 anonymous requests a day (see conftest) over 4 workers.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(get, request_ids))
+
+    answered_by = workers_that_answered(log, request_ids)
+    assert len(set(answered_by.values())) > 1, answered_by
     assert statuses.count(200) == 30
     assert statuses.count(429) == 10

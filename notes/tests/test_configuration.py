@@ -4,12 +4,12 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 
 import pytest
 from django.db import connection
 
 from conftest import BASE_DIR, database_url
+from harness.wait import backend_pid, blocked_by, until
 from notes import database_timeouts
 from notes.tests.test_commands import scratch_database  # noqa: F401 (a fixture)
 
@@ -140,29 +140,56 @@ def test_a_timeout_that_is_not_milliseconds_is_refused():
 
 
 def manage(*args, database, **env):
-    env = {**os.environ, "DATABASE_URL": database_url(database), **env}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True
+        manage_command(*args),
+        cwd=BASE_DIR,
+        env=manage_env(database, **env),
+        capture_output=True,
+        text=True,
     )
 
 
+def manage_command(*args):
+    return [sys.executable, "manage.py", *args]
+
+
+def manage_env(database, **env):
+    return {**os.environ, "DATABASE_URL": database_url(database), **env}
+
+
 SHORT_TIMEOUTS = {"DATABASE_STATEMENT_TIMEOUT": "300", "DATABASE_LOCK_TIMEOUT": "100"}
+# Three times the longer of them, as PostgreSQL measures a statement's wait.
+WAIT = "900 milliseconds"
 
 
 def test_migrate_waits_for_a_table_lock_instead_of_timing_out(scratch_database):  # noqa: F811
+    """Catches migrate left under the request timeouts (pre_migrate lifting nothing)."""
     name, connect = scratch_database
     assert manage("ensure_services", database=name).returncode == 0
     assert manage("migrate", "notes", "0001", database=name).returncode == 0
-    with connect() as writer:
+    env = manage_env(name, **SHORT_TIMEOUTS)
+    with connect() as writer, connect() as watcher:
         # An open write holds a lock that building the indexes of 0002 must wait for.
         writer.autocommit = False
         writer.execute("INSERT INTO notes (content) VALUES ('in flight')")
-        threading.Timer(1.5, writer.commit).start()
+        holder = backend_pid(writer)
+        migrate = subprocess.Popen(
+            manage_command("migrate", "--noinput"),
+            cwd=BASE_DIR,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        # Until PostgreSQL shows migrate blocked by the write past both its timeouts.
+        until(lambda: migrate.poll() is not None or blocked_by(watcher, holder, WAIT), timeout=60)
+        blocked = migrate.poll() is None and blocked_by(watcher, holder, WAIT)
+        writer.commit()
+        stdout, stderr = migrate.communicate(timeout=60)
 
-        result = manage("migrate", "--noinput", database=name, **SHORT_TIMEOUTS)
-
-    assert result.returncode == 0, result.stderr
-    assert "0002_indexes... OK" in result.stdout
+    assert blocked, f"migrate was not seen waiting on the write's lock past its timeouts:\n{stderr}"
+    assert migrate.returncode == 0, stderr
+    assert "0002_indexes... OK" in stdout
 
 
 def test_seed_fake_outlasts_the_statement_timeout(scratch_database):  # noqa: F811

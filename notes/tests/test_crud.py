@@ -8,7 +8,6 @@ from django.db import connection
 
 from conftest import server_params
 from notes import services
-from notes.api.serializers import NoteSerializer
 from notes.models import Note
 
 pytestmark = pytest.mark.django_db
@@ -43,17 +42,31 @@ def test_get_returns_the_note(api_client, note):
     assert parse_timestamp(data["updated_at"]) == note.updated_at
 
 
-@pytest.mark.parametrize("time_zone", ["UTC", "Europe/Paris"])
-def test_a_note_renders_as_drf_fields_render_it(note, settings, time_zone):
+@pytest.mark.parametrize(
+    ("time_zone", "created_at", "updated_at"),
+    [
+        ("UTC", "2024-01-15T10:30:00.123456Z", "2024-07-01T08:00:00Z"),
+        ("Europe/Paris", "2024-01-15T11:30:00.123456+01:00", "2024-07-01T10:00:00+02:00"),
+    ],
+)
+def test_a_note_renders_in_the_time_zone_with_its_offset(
+    api_client, dated_note, settings, time_zone, created_at, updated_at
+):
+    """Catches timestamps rendered in another zone than TIME_ZONE's (the first zone kept, or
+    UTC always), without their offset or microseconds, and fields added, lost or retyped."""
     settings.TIME_ZONE = time_zone
-    serializer = NoteSerializer(note)
-    by_fields = {
-        name: field.to_representation(getattr(note, name))
-        for name, field in serializer.fields.items()
-    }
 
-    assert serializer.data == by_fields
-    assert by_fields["created_at"].endswith("Z" if time_zone == "UTC" else "+01:00")
+    response = api_client.get(f"/api/notes/{dated_note.pk}/")
+
+    assert response.json() == {
+        "data": {
+            "id": dated_note.pk,
+            "content": "Buy milk",
+            "times_sent": 0,
+            "created_at": created_at,
+            "updated_at": updated_at,
+        }
+    }
 
 
 def test_a_note_url_ignores_list_parameters(api_client, note):

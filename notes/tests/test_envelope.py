@@ -3,8 +3,10 @@
 import json
 
 import pytest
+import requests
 
 from notes.api.serializers import NoteSerializer
+from notes.models import Note
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +34,41 @@ def test_every_path_works_with_and_without_its_slash(auth_client, note, method, 
     response = getattr(auth_client, method)(path)
 
     assert response.status_code == 200, (path, response.status_code)
+
+
+@pytest.mark.parametrize(("method", "status"), [("put", 200), ("patch", 200), ("delete", 204)])
+@pytest.mark.parametrize("slash", [True, False])
+def test_put_patch_and_delete_work_with_and_without_the_slash(
+    auth_client, note, method, status, slash
+):
+    """Catches a route that serves these methods only under one spelling of the path."""
+    path = f"/api/notes/{note.pk}" + ("/" if slash else "")
+    body = None if method == "delete" else {"content": "changed"}
+
+    response = getattr(auth_client, method)(path, body)
+
+    assert response.status_code == status
+    stored = Note.objects.filter(pk=note.pk).values_list("content", flat=True)
+    assert list(stored) == ([] if method == "delete" else ["changed"])
+
+
+@pytest.mark.parametrize("path", [path for method, path in ENDPOINTS if method == "get"])
+@pytest.mark.parametrize("slash", [True, False])
+def test_head_answers_as_get_does_with_no_body(
+    gunicorn_url, transactional_db, token, note, path, slash
+):
+    """Under gunicorn, as clients get it. Catches HEAD refused (405) or answered otherwise
+    than GET, on either spelling of the path."""
+    url = gunicorn_url + path.format(id=note.pk)
+    url = url if slash else url.rstrip("/")
+    auth = {"Authorization": f"Token {token.key}"}
+
+    head, get = requests.head(url, headers=auth), requests.get(url, headers=auth)
+
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert head.content == b""
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+    assert head.headers.get("ETag") == get.headers.get("ETag")
 
 
 @pytest.mark.parametrize("path", ["/api/notes", "/api/notes/"])
@@ -124,13 +161,21 @@ def test_the_browsable_api_shows_the_wrapped_json(api_client, note):
 
 
 @pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json; indent=2"])
-def test_every_json_client_gets_the_same_envelope(api_client, note, accept):
+def test_every_json_client_gets_the_same_envelope(api_client, dated_note, accept):
     headers = {} if accept is None else {"HTTP_ACCEPT": accept}
 
-    response = api_client.get(f"/api/notes/{note.pk}/", **headers)
+    response = api_client.get(f"/api/notes/{dated_note.pk}/", **headers)
 
     assert response["Content-Type"].startswith("application/json")
-    assert json.loads(response.content) == {"data": NoteSerializer(note).data}
+    assert json.loads(response.content) == {
+        "data": {
+            "id": dated_note.pk,
+            "content": "Buy milk",
+            "times_sent": 0,
+            "created_at": "2024-01-15T10:30:00.123456Z",
+            "updated_at": "2024-07-01T08:00:00Z",
+        }
+    }
 
 
 def test_line_separators_are_escaped_as_drf_escapes_them(auth_client):

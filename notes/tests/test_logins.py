@@ -7,9 +7,7 @@ not the username exists, and other users from that address still log in.
 """
 
 import io
-import json
 import logging
-import time
 from datetime import timedelta
 
 import pytest
@@ -25,6 +23,7 @@ from prometheus_client import REGISTRY
 from rest_framework.throttling import AnonRateThrottle
 
 from conftest import gunicorn
+from harness.server import workers_that_answered
 from notes.tests.test_configuration import STRONG_KEY, django_shell
 
 PASSWORD = "correct horse battery"  # the conftest users' password
@@ -314,17 +313,9 @@ class LoginPage:
         )
 
 
-def worker_that_answered(log, request_id, timeout=5):
+def worker_that_answered(log, request_id):
     """The pid of the worker whose access line (JSON logs) carries this request id."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            record = json.loads(line)
-            if record.get("request_id") == request_id and record["logger"] == "gunicorn.access":
-                return record["process"]
-        # The access line is written just after the response is sent.
-        time.sleep(0.05)
-    pytest.fail(f"no access line for {request_id}")
+    return workers_that_answered(log, [request_id])[request_id]
 
 
 def test_a_lock_holds_whichever_worker_or_instance_answers(tmp_path, server_users):

@@ -1,17 +1,18 @@
 """Contract (docs/contract.md), Observing it: Prometheus metrics of all workers, on a port apart."""
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 from django.core.exceptions import MiddlewareNotUsed
 from django.db import DataError, connection, transaction
 from django.http import HttpResponse
-from django.test import RequestFactory
-from django.urls import resolve
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import gunicorn
-from harness.server import free_port
+from harness.server import free_port, workers_that_answered
 from notes.api.metrics import MetricsMiddleware, route_label
 from notes.models import Note
 
@@ -36,22 +37,34 @@ def value(samples, name, **labels):
 @pytest.fixture
 def server(transactional_db, tmp_path):
     port = free_port()
-    # Three anonymous requests a day: the fourth is throttled.
+    # Three anonymous requests a day: the fourth is throttled. JSON logs: which worker answered.
     with gunicorn(
-        tmp_path, METRICS_PORT=str(port), WEB_CONCURRENCY="2", NOTES_THROTTLE_ANON="3/day"
-    ) as (url, _, _):
-        yield url, port
+        tmp_path,
+        METRICS_PORT=str(port),
+        WEB_CONCURRENCY="2",
+        NOTES_THROTTLE_ANON="3/day",
+        LOG_FORMAT="json",
+    ) as (url, _, log):
+        yield url, port, log
 
 
 def test_all_workers_requests_are_counted_by_method_route_and_status(server, token):
-    url, port = server
+    """Catches metrics served from one worker's counts: both workers answer here."""
+    url, port, log = server
     note = Note.objects.create(content="counted")
+    request_ids = [f"counted-{i}-{uuid.uuid4().hex}" for i in range(10)]
+
+    def get(request_id):
+        # A new connection each, several at once, so both workers serve some of them.
+        headers = {"Authorization": f"Token {token.key}", "X-Request-ID": request_id}
+        return requests.get(f"{url}/api/notes/{note.pk}", headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(get, request_ids)) == [200] * 10
     auth = {"Authorization": f"Token {token.key}"}
-    for _ in range(10):
-        # A new connection each time, so both workers serve some of them.
-        assert requests.get(f"{url}/api/notes/{note.pk}", headers=auth).status_code == 200
-    requests.get(f"{url}/api/notes/{note.pk}/", headers=auth)
-    requests.post(f"{url}/api/notes/", json={"content": "new"}, headers=auth)
+    assert requests.get(f"{url}/api/notes/{note.pk}/", headers=auth).status_code == 200
+    assert requests.post(f"{url}/api/notes/", json={"content": "new"}, headers=auth).ok
+    assert len(set(workers_that_answered(log, request_ids).values())) == 2
 
     text, samples = scrape(port)
 
@@ -66,7 +79,7 @@ def test_all_workers_requests_are_counted_by_method_route_and_status(server, tok
 
 
 def test_rate_limited_requests_are_counted(server):
-    url, port = server
+    url, port, _ = server
     statuses = [requests.get(f"{url}/api/notes/").status_code for _ in range(5)]
 
     _, samples = scrape(port)
@@ -78,12 +91,25 @@ def test_rate_limited_requests_are_counted(server):
 
 
 def test_metrics_are_not_served_on_the_api_port(server):
-    url, _ = server
+    url, _, _ = server
 
     response = requests.get(f"{url}/metrics")
 
     assert response.status_code == 404
     assert DURATION not in response.text
+
+
+def test_metrics_host_binds_the_metrics_port_elsewhere(transactional_db, tmp_path):
+    """Catches METRICS_HOST ignored: the exporter then listens on 127.0.0.1 instead."""
+    port = free_port()
+    with gunicorn(tmp_path, METRICS_PORT=str(port), METRICS_HOST="127.0.0.2") as (url, _, _):
+        assert requests.get(f"{url}/api/notes/").status_code == 200
+        scraped = requests.get(f"http://127.0.0.2:{port}/metrics", timeout=5)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+    assert scraped.status_code == 200
+    assert DURATION in scraped.text
 
 
 def test_without_metrics_port_the_middleware_leaves_the_stack(settings):
@@ -97,23 +123,23 @@ def counted(name, **labels):
     return REGISTRY.get_sample_value(name, labels) or 0
 
 
-@pytest.mark.parametrize(("header", "counts"), [("true", 1), (None, 0)])
-def test_replayed_idempotent_responses_are_counted(settings, header, counts):
-    settings.METRICS_PORT = 9999
+def test_replayed_idempotent_requests_are_counted(server, token):
+    """Catches a replay the middleware does not count, or a first run counted as a replay."""
+    url, port, _ = server
+    headers = {"Authorization": f"Token {token.key}", "Idempotency-Key": uuid.uuid4().hex}
+    first, again = (
+        requests.post(f"{url}/api/notes/", json={"content": "once"}, headers=headers)
+        for _ in range(2)
+    )
+
+    _, samples = scrape(port)
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
     labels = {"method": "POST", "route": "api/notes/"}
-    before = counted("notes_http_idempotent_replays_total", **labels)
-
-    def replay(request):
-        response = HttpResponse(status=201)
-        if header:
-            response["Idempotent-Replayed"] = header
-        return response
-
-    request = RequestFactory().post("/api/notes/")
-    request.resolver_match = resolve("/api/notes/")
-    MetricsMiddleware(replay)(request)
-
-    assert counted("notes_http_idempotent_replays_total", **labels) == before + counts
+    assert value(samples, "notes_http_idempotent_replays_total", **labels) == 1
+    assert value(samples, f"{DURATION}_count", **labels, status="201") == 2
 
 
 @pytest.mark.django_db

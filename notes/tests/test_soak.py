@@ -15,6 +15,8 @@ SECONDS = 10
 def test_a_short_soak_has_no_5xx_and_loses_or_duplicates_no_write(
     transactional_db, token, make_notes, tmp_path
 ):
+    """Catches a 5xx or a dropped connection anywhere in the run, the capacity measurement
+    at its start included (a worker failing its first requests, or dying now and then)."""
     ids = [note.pk for note in make_notes(300, content="soak seed {} simplify life")]
     database = database_url(connection.settings_dict["NAME"])
 
@@ -26,6 +28,7 @@ def test_a_short_soak_has_no_5xx_and_loses_or_duplicates_no_write(
 
     print(report(result))
     assert result["acknowledged_writes"] > 100
-    assert result["5xx"] == 0
+    assert (result["5xx_while_measuring_capacity"], result["5xx"]) == (0, 0)
+    assert result["connection_errors"] == 0
     assert (result["lost"], result["duplicated"]) == (0, 0)
     assert (result["unresolved"], result["bad_replays"]) == (0, 0)

@@ -4,8 +4,6 @@ TOKEN_CACHE_SECONDS bounds how long a deleted token or deactivated user keeps
 working in other processes; the process that made the change forgets at once.
 """
 
-import time
-
 import psycopg
 import pytest
 import requests
@@ -13,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conftest import gunicorn, server_params
+from harness.wait import until
 from notes.api.authentication import token_cache
 
 
@@ -76,6 +75,11 @@ def test_without_the_cache_a_token_deleted_elsewhere_stops_at_once(
 
 
 def test_other_processes_forget_a_deleted_token_within_the_bound(transactional_db, token, tmp_path):
+    """Catches a worker that keeps a deleted token past TOKEN_CACHE_SECONDS (an entry that
+    never expires, or lives a thousand times the bound): the token then keeps working.
+
+    That the worker remembers at all is test_a_token_costs_one_query_then_none_while_remembered's.
+    """
     bound = 3
     settings = {"WEB_CONCURRENCY": "1", "TOKEN_CACHE_SECONDS": str(bound)}
     with gunicorn(tmp_path, **settings) as (url, _, _):
@@ -83,14 +87,10 @@ def test_other_processes_forget_a_deleted_token_within_the_bound(transactional_d
         assert requests.post(f"{url}/api/notes/", json={"content": "a"}, headers=headers).ok
 
         delete_elsewhere(token)
-        deleted_at = time.monotonic()
-        remembered = 0
-        # Remembered by the worker (the cache is in use), then refused within the bound
-        # (a cache that never forgets fails here).
-        while (status := requests.get(f"{url}/api/notes/", headers=headers).status_code) == 200:
-            assert time.monotonic() - deleted_at < bound + 1
-            remembered += 1
-            time.sleep(0.1)
+        # Refused once the worker's entry runs out: well within this wait, whatever the load.
+        forgotten = until(
+            lambda: requests.get(f"{url}/api/notes/", headers=headers).status_code == 401,
+            timeout=bound + 60,
+        )
 
-    assert remembered > 0
-    assert status == 401
+    assert forgotten

@@ -6,6 +6,9 @@ balancer sees either no answer, which it retries on another instance, or all of 
 """
 
 import inspect
+import os
+import signal
+import socket
 import tempfile
 from types import SimpleNamespace
 
@@ -17,7 +20,39 @@ from gunicorn.http.parser import RequestParser
 from gunicorn.http.wsgi import Response
 from gunicorn.workers import gthread, sync
 
+from harness.server import free_port, gunicorn
+from harness.wait import until
 from notes_project import whole_responses
+
+
+def test_a_worker_killed_between_its_headers_and_its_body_has_sent_nothing(tmp_path):
+    """A real gunicorn worker, stalled once its header block is ready, is killed (SIGKILL)
+    and the client's socket read to its end. Catches headers sent ahead of the body
+    (GUNICORN_WHOLE_RESPONSES=false, or whole_responses not installed): the client then
+    holds a status line and headers with no body, a half answer no balancer can retry."""
+    marker = tmp_path / "stalled"
+    env = {**os.environ, "PORT": str(free_port()), "WEB_CONCURRENCY": "1"}
+    env["STALL_MARKER"] = str(marker)
+    app = "notes.tests.stalling_app:application"
+    with gunicorn(env, tmp_path / "gunicorn.log", ready="/", app=app) as server:
+        with socket.create_connection(("127.0.0.1", int(env["PORT"])), timeout=30) as client:
+            client.sendall(b"GET /stall HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert until(lambda: marker.exists() and marker.read_text(), timeout=30)
+            os.kill(int(marker.read_text()), signal.SIGKILL)
+            received = read_to_the_end(client)
+        assert server.process.poll() is None  # the master lives on
+
+    assert received == b""
+
+
+def read_to_the_end(client):
+    received = b""
+    try:
+        while chunk := client.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass  # the end too: the kernel closed the killed worker's connection
+    return received
 
 
 class RecordingSocket:
