@@ -31,7 +31,7 @@ BASE_DIR = Path(__file__).resolve().parent
 _REDIS, _REDIS_DB = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15").rsplit("/", 1)
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_REDIS_URL = f"{_REDIS}/{int(_REDIS_DB) - _WORKER}"
-GENEROUS_RATES = {"anon": "100000/minute", "user": "100000/minute"}
+GENEROUS_RATES = {"anon": "100000/minute", "user": "100000/minute", "login": "100000/minute"}
 ARTIFACTS = BASE_DIR / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As offline as a machine with no internet: no background traffic at all.
@@ -201,6 +201,7 @@ def gunicorn(log_dir, **settings):
         "WEB_CONCURRENCY": "4",
         "NOTES_THROTTLE_ANON": "100000/minute",
         "NOTES_THROTTLE_USER": "100000/minute",
+        "NOTES_THROTTLE_LOGIN": "100000/minute",
         "GUNICORN_ACCESS_LOG": "-",
         **settings,
     }

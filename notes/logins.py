@@ -14,6 +14,7 @@ from axes.helpers import get_client_username
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils.crypto import salted_hmac
 
 from notes.api.metrics import route_label
 from notes_project.metrics import LOGIN_FAILURES, LOGIN_LOCKOUTS
@@ -38,6 +39,27 @@ def lockout_response(
     response = HttpResponse(page, status=429)
     response["Retry-After"] = str(seconds)
     return response
+
+
+def refused_response(retry_after: int) -> HttpResponse:
+    """A login refused before its password was checked: the same bytes for every username."""
+    page = render_to_string("notes/login_throttled.html")
+    response = HttpResponse(page, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def username_digest(username: str | None) -> str:
+    """A short keyed hash of a login's username, for logs and Redis keys: never the name itself.
+
+    A password typed into the username field must not end up readable in the
+    logs. Keyed with SECRET_KEY, so a short name cannot be found by hashing
+    every candidate without the key; an operator finds a user's digest with
+    `username_digest('alice')` in `manage.py shell` (docs/logins-and-tokens.md).
+    """
+    if username is None:
+        return "-"
+    return salted_hmac("notes.logins.username", username).hexdigest()[:12]
 
 
 def count_failure(

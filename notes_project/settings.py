@@ -184,6 +184,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "notes.api.messages.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Around axes and the login views: refuses a login attempt over the spray
+    # limit, or while another for its username and address is being checked,
+    # before any password is hashed (notes/api/login_guard.py).
+    "notes.api.login_guard.PasswordLoginGuardMiddleware",
     # Last (the replica's may follow), as axes asks: it turns a login refused by
     # a lock into the lock's answer, and everything above still adds its headers.
     "axes.middleware.AxesMiddleware",
@@ -200,6 +204,7 @@ BROWSER_MIDDLEWARE = {
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "notes.api.messages.LazyMessageMiddleware",
+    "notes.api.login_guard.PasswordLoginGuardMiddleware",
     "axes.middleware.AxesMiddleware",
 }
 BROWSERLESS_MIDDLEWARE = [name for name in MIDDLEWARE if name not in BROWSER_MIDDLEWARE]
@@ -241,7 +246,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # that username is refused from that address for LOGIN_LOCKOUT_MINUTES after
 # the last of them, right password or not. The count lives in PostgreSQL (axes'
 # database handler), so every worker and instance sees the same lock. Token
-# requests never check a password, so they never read it.
+# requests never check a password, so they never read it. Before axes, every
+# attempt counts against the spray limit (REST_FRAMEWORK's "login" rate), and a
+# username from an address has one check under way at a time, both in Redis.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
 if LOGIN_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_MINUTES < 1:
@@ -350,6 +357,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("NOTES_THROTTLE_ANON", default="100/minute"),
         "user": env.str("NOTES_THROTTLE_USER", default="1000/minute"),
+        # Password login attempts per address, whatever the username (the spray
+        # limit), counted before any password is checked.
+        "login": env.str("NOTES_THROTTLE_LOGIN", default="10/minute"),
     },
     # Anonymous clients are told apart by address. X-Forwarded-For is only
     # believed from this many trusted proxies in front; by default none, so a

@@ -86,3 +86,17 @@ class UserRateThrottle(WindowCounterMixin, throttling.UserRateThrottle):
         if not request.user or not request.user.is_authenticated:
             return None
         return super().get_cache_key(request, view)
+
+
+class LoginRateThrottle(WindowCounterMixin, throttling.AnonRateThrottle):
+    """Password logins per client address across all usernames: the spray limit.
+
+    Counted for every login attempt, signed in or not, before its password is
+    checked (notes/api/login_guard.py); the address is the login lock's.
+    """
+
+    scope = "login"
+
+    def get_cache_key(self, request: Request, view: APIView | None) -> str | None:
+        address = client_address(request)
+        return self.cache_format % {"scope": self.scope, "ident": address}

@@ -301,8 +301,10 @@ class LoginPage:
         self.url = f"{url}{path}"
         self.csrf = requests.get(self.url).cookies["csrftoken"]
 
-    def post(self, username, password=PASSWORD, request_id=None):
-        headers = {"Referer": self.url, **({"X-Request-ID": request_id} if request_id else {})}
+    def post(self, username, password=PASSWORD, request_id=None, headers=None):
+        headers = {"Referer": self.url, **(headers or {})}
+        if request_id:
+            headers["X-Request-ID"] = request_id
         form = {"username": username, "password": password, "csrfmiddlewaretoken": self.csrf}
         return requests.post(
             self.url,
