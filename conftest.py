@@ -15,7 +15,6 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from playwright.sync_api import sync_playwright
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 import harness.server
@@ -23,6 +22,7 @@ import harness.wait
 from harness.server import free_port
 from notes.api.leases import forget_leases
 from notes.models import Note
+from notes.tokens.models import Token
 
 BASE_DIR = Path(__file__).resolve().parent
 # Tests get a Redis database of their own, so clearing it never touches a dev server's;
@@ -135,7 +135,7 @@ def staff_user(django_user_model):
 
 @pytest.fixture
 def token(user):
-    return Token.objects.create(user=user)
+    return Token.objects.issue(user)
 
 
 @pytest.fixture

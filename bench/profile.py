@@ -37,9 +37,9 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 
 from notes.models import Note  # noqa: E402
+from notes.tokens.models import Token  # noqa: E402
 from notes_project.wsgi import application  # noqa: E402
 
 Environ = dict[str, Any]
@@ -54,9 +54,12 @@ def prepare() -> tuple[str, int]:
     from django.contrib.auth import get_user_model
 
     user, _ = get_user_model().objects.get_or_create(username="profile")
-    token, _ = Token.objects.get_or_create(user=user)
+    # Only a key's digest is stored: a new token each run, the user's older ones revoked.
+    Token.objects.filter(user=user).delete()
+    token = Token.objects.issue(user)
     note_id = Note.objects.order_by("id").values_list("id", flat=True).first()
     assert note_id is not None
+    assert token.key is not None
     return token.key, note_id
 
 

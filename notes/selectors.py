@@ -3,15 +3,14 @@
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from notes import sql
 from notes.models import NOTE_COLUMNS, ORDERING_FIELDS, SEARCH_CONFIG, Note
+from notes.tokens.models import Token
 
 # Note ids are PostgreSQL integers; anything else names no note and needs no query.
 MAX_NOTE_ID = 2**31 - 1
@@ -104,17 +103,18 @@ def _user_for_token_statement() -> tuple[str, list[str]]:
     return statement, [field.attname for field in meta.concrete_fields]
 
 
-def user_for_token(*, key: str) -> tuple[AbstractBaseUser, datetime] | None:
-    """The user a token key belongs to and the token's creation time, in one join."""
+def token_by_digest(*, digest: str) -> Token | None:
+    """The token with this key digest, its user read in the same join."""
     statement, fields = _user_for_token_statement()
     # Authentication always reads the primary: a replica may lag behind a new token.
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(statement, [key])
+        cursor.execute(statement, [digest])
         row = cursor.fetchone()
     if row is None:
         return None
-    user = get_user_model().from_db(DEFAULT_DB_ALIAS, fields, row[:-1])
-    return user, row[-1]
+    user = get_user_model().from_db(DEFAULT_DB_ALIAS, fields, row[:-3])
+    token_id, created, last_used = row[-3:]
+    return Token(id=token_id, digest=digest, user=user, created=created, last_used=last_used)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, router
+from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from notes import sql
 from notes.models import Note
@@ -104,3 +104,9 @@ def send_next_note() -> Note | None:
 
 def _array(versions: Sequence[datetime] | None) -> list[datetime] | None:
     return None if versions is None else list(versions)
+
+
+def record_token_use(*, token_id: int) -> None:
+    """Note a token's use, to the minute, on the primary where tokens are read (notes/sql.py)."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(sql.RECORD_TOKEN_USE, [token_id])

@@ -70,9 +70,20 @@ SEND_NEXT_WAITING = _SEND_NEXT.format(wait="", columns=_QUALIFIED)
 # A token's user, every column, in one join: authentication's only statement.
 # ({columns} and {users} name the user model's columns and table.)
 USER_FOR_TOKEN = """
-SELECT {columns}, authtoken_token.created
-FROM authtoken_token JOIN {users} ON {users}.id = authtoken_token.user_id
-WHERE authtoken_token.key = %s
+SELECT {columns}, notes_token.id, notes_token.created, notes_token.last_used
+FROM notes_token JOIN {users} ON {users}.id = notes_token.user_id
+WHERE notes_token.digest = %s
+"""
+
+# A token's last use, to the minute: written only when the one recorded is older,
+# so at most once a minute per token. One statement, so its own transaction,
+# committed locally: recording a read's use never waits for a synchronous
+# standby as the notes' writes do (the setting lasts only this transaction).
+RECORD_TOKEN_USE = """
+WITH local_commit AS (SELECT set_config('synchronous_commit', 'local', true))
+UPDATE notes_token SET last_used = now()
+FROM local_commit
+WHERE id = %s AND (last_used IS NULL OR last_used < now() - interval '1 minute')
 """
 
 # A search's page, in two statements whose plans do not hang on how common the

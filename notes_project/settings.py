@@ -160,7 +160,8 @@ INSTALLED_APPS = [
     # Before notes: its handler records a failed login before notes.logins counts it.
     "axes",
     "rest_framework",
-    "rest_framework.authtoken",
+    # REST tokens as digests of their keys (in place of rest_framework.authtoken).
+    "notes.tokens",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",

@@ -10,6 +10,7 @@ The cluster is left in synchronous mode. The notes it made are deleted.
 """
 
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -56,13 +57,14 @@ def user_token() -> str:
             " email, is_staff, is_active, date_joined) VALUES ('!', false,"
             " 'sync-cost-' || md5(random()::text), '', '', '', false, true, now()) RETURNING id"
         ).fetchone()
-        (key,) = conn.execute(
-            "INSERT INTO authtoken_token (key, created, user_id)"
-            " VALUES (substr(md5(random()::text) || md5(random()::text), 1, 40), now(), %s)"
-            " RETURNING key",
-            [user_id],
-        ).fetchone()
-    return str(key)
+        # The service stores a key's SHA-256 digest (notes/tokens/keys.py), never the key.
+        key = f"notes_{secrets.token_hex(24)}"
+        conn.execute(
+            "INSERT INTO notes_token (digest, hint, name, created, user_id) VALUES"
+            " (encode(sha256(convert_to(%s, 'UTF8')), 'hex'), %s, '', now(), %s)",
+            [key, f"notes_…{key[-4:]}", user_id],
+        )
+    return key
 
 
 def load(token: str) -> tuple[float, list[float]]:

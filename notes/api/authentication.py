@@ -1,26 +1,36 @@
-"""REST clients authenticate with DRF's `Authorization: Token <key>` scheme."""
+"""REST clients authenticate with DRF's `Authorization: Token <key>`, looked up by its digest."""
 
+import logging
 import threading
 import time
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import DatabaseError
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from rest_framework import authentication, exceptions
-from rest_framework.authtoken.models import Token
 
-from notes import selectors
+from notes import selectors, services
 from notes.api.exceptions import TokenExpired
+from notes.tokens.keys import KEY_MAX_LENGTH, key_digest
+from notes.tokens.models import Token
 
-TOKEN_KEY_LENGTH = cast(int, Token._meta.get_field("key").max_length)
+logger = logging.getLogger(__name__)
+
+# A token's last use is recorded when it is looked up (not on a cache hit) and
+# the one recorded is older than this: to the minute, at most a write a minute.
+LAST_USE_PRECISION = timedelta(minutes=1)
 
 
 class TokenCache:
     """Token key -> (user, token) for a few seconds per process, so most requests skip the join.
+
+    Keyed by the key a client sent, in this process's memory only, so a hit
+    costs no digest either; the database sees only digests.
 
     The bound (TOKEN_CACHE_SECONDS) is how long a deleted token or deactivated
     user keeps working in *other* processes; in the process that made the
@@ -68,31 +78,42 @@ def check_age(token: Token) -> None:
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token scheme, its user read in one join and remembered briefly (TokenCache).
+    """DRF's token scheme, looked up by the key's digest in one join, remembered briefly.
 
-    A key no token can have fails without a database lookup: PostgreSQL refuses
-    NUL characters outright, so such a key must not reach it. A token past
-    TOKEN_MAX_AGE fails with the code token_expired, remembered or not.
+    A key longer than any token's fails without a digest or a lookup. A token
+    past TOKEN_MAX_AGE fails with the code token_expired, remembered or not.
     """
 
+    model = Token
+
     def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
-        if len(key) > TOKEN_KEY_LENGTH or "\x00" in key:
+        if len(key) > KEY_MAX_LENGTH:
             raise exceptions.AuthenticationFailed("Invalid token.")
         cached = token_cache.get(key)
         if cached is not None:
             check_age(cached[1])
             return cached
-        found = selectors.user_for_token(key=key)
-        if found is None:
+        token = selectors.token_by_digest(digest=key_digest(key))
+        if token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        user, created = found
+        user = token.user
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        token = Token(key=key, user=user, created=created)  # type: ignore[misc]
         # Remembered even when too old, so its later refusals cost no query either.
         token_cache.put(key, user, token)
         check_age(token)
+        record_use(token)
         return user, token
+
+
+def record_use(token: Token) -> None:
+    """The token's last use, when the recorded one is a minute old; never fails the request."""
+    if token.last_used is not None and timezone.now() - token.last_used < LAST_USE_PRECISION:
+        return
+    try:
+        services.record_token_use(token_id=token.pk)
+    except DatabaseError as exc:
+        logger.warning("A token's last use was not recorded: %s", exc)
 
 
 def _forget_token_user(sender: type[Token], instance: Token, **kwargs: Any) -> None:

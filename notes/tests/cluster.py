@@ -24,6 +24,7 @@ from conftest import BASE_DIR, TEST_REDIS_URL
 from harness.load import Reads
 from harness.server import children_of
 from harness.wait import until
+from notes.tokens.keys import KEY_PREFIX, KEY_RANDOM_BYTES, key_digest, key_hint
 
 
 def ports(name, default):
@@ -232,7 +233,7 @@ class Cluster:
 
     def user_token(self, name):
         """A user and its token, written on the primary (never through the API)."""
-        key = secrets.token_hex(20)
+        key = KEY_PREFIX + secrets.token_hex(KEY_RANDOM_BYTES)
         ((user_id,),) = self.sql(
             PRIMARY_PORT,
             "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name,"
@@ -242,8 +243,9 @@ class Cluster:
         )
         self.sql(
             PRIMARY_PORT,
-            "INSERT INTO authtoken_token (key, created, user_id) VALUES (%s, now(), %s)",
-            [key, user_id],
+            "INSERT INTO notes_token (digest, hint, name, created, user_id)"
+            " VALUES (%s, %s, '', now(), %s)",
+            [key_digest(key), key_hint(key), user_id],
         )
         return {"Authorization": f"Token {key}"}
 

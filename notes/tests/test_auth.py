@@ -1,5 +1,7 @@
 """Contract, Who may do what: open reads, authenticated writes, tokens, sessions, rate limits."""
 
+import hashlib
+import io
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -7,13 +9,13 @@ import pytest
 import requests
 from django.core import checks
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import BasePermission
 from rest_framework.test import APIClient
 
 from harness.server import workers_that_answered
 from notes.api.views import NoteViewSet
 from notes.models import Note
+from notes.tokens.models import Token
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +64,7 @@ def test_writes_without_credentials_answer_401(api_client, note, method, path):
 
 @pytest.mark.parametrize(
     "header",
-    ["Token wrong", "Token", "Token a b", "Token nul\x00key", "Token " + "f" * 41, "Token ÿ"],
+    ["Token wrong", "Token", "Token a b", "Token nul\x00key", "Token " + "f" * 55, "Token ÿ"],
 )
 def test_bad_credentials_answer_401_even_on_reads(api_client, header):
     response = api_client.get("/api/notes/", HTTP_AUTHORIZATION=header)
@@ -84,10 +86,17 @@ def test_reads_need_a_user_when_public_read_is_off(api_client, auth_client, note
 
 
 def test_a_token_made_by_drf_create_token_authenticates(user, api_client):
-    call_command("drf_create_token", user.username)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
+    out = io.StringIO()
+    call_command("drf_create_token", user.username, stdout=out)
+    # DRF's shape, which the README's tour reads with awk '{print $3}'.
+    words = out.getvalue().split()
+    key = words.pop(2)
+    assert words == ["Generated", "token", "for", "user", "alice"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
+    assert key.startswith("notes_")
     assert api_client.post("/api/notes/", {"content": "by token"}).status_code == 201
+    assert Token.objects.get(user=user).digest == hashlib.sha256(key.encode()).hexdigest()
 
 
 def test_a_session_user_writes_with_a_csrf_token_only(user):

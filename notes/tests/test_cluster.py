@@ -44,6 +44,7 @@ from notes.tests.cluster import (
     database_url,
     slow_clients,
 )
+from notes.tokens.keys import key_digest
 
 # One cluster on fixed ports: under pytest-xdist, every test of it in one worker
 # (make test runs this module on its own, after the rest).
@@ -532,8 +533,8 @@ def test_once_the_rejoined_replica_caught_up_the_users_reads_go_back_to_it(clust
     reader = primary_lost.reader
     ((user_id,),) = cluster.sql(
         PRIMARY_PORT,
-        "SELECT user_id FROM authtoken_token WHERE key = %s",
-        [reader["Authorization"].split()[1]],
+        "SELECT user_id FROM notes_token WHERE digest = %s",
+        [key_digest(reader["Authorization"].split()[1])],
     )
     # The write after the failover still pins the user's reads (60 s)...
     pin = redis.Redis.from_url(TEST_REDIS_URL).get(f"notes:replica:written:{user_id}")

@@ -4,7 +4,6 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
@@ -12,6 +11,7 @@ from conftest import server_params
 from notes.idempotency.models import IdempotencyKey
 from notes.idempotency.store import LOCK_SQL
 from notes.models import Note
+from notes.tokens.models import Token
 
 KEY = "3f0c5e1a-retry-of-this-write"
 
@@ -33,7 +33,7 @@ def assert_replayed(first, retry):
 def other_client(django_user_model):
     bob = django_user_model.objects.create_user("bob", password="another horse battery")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bob).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.issue(bob).key}")
     return client
 
 

@@ -6,9 +6,9 @@ import secrets
 
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 
 from conftest import gunicorn
+from notes.tokens.models import Token
 
 PASSWORD = f"pw-{secrets.token_hex(8)}"
 NOTE = f"private note {secrets.token_hex(8)}"
@@ -22,7 +22,7 @@ def editor(transactional_db, django_user_model, settings):
     """A staff user whose password the server, with its production hashers, can check."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     user = django_user_model.objects.create_superuser("editor", password=PASSWORD)
-    return user, Token.objects.create(user=user)
+    return user, Token.objects.issue(user)
 
 
 def exercise(url, token):

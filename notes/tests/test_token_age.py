@@ -16,7 +16,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from conftest import gunicorn
 from harness.server import workers_that_answered
@@ -25,6 +24,8 @@ from notes.api.authentication import token_cache
 from notes.models import Note
 from notes.tests.test_commands import manage
 from notes.tests.test_configuration import STRONG_KEY, django_shell
+from notes.tokens.keys import key_digest
+from notes.tokens.models import Token
 
 DAY = 24 * 60 * 60
 
@@ -125,7 +126,7 @@ def test_rotate_token_prints_a_new_key_and_the_old_one_is_refused_at_once(
     new_key = rotate("alice")
 
     assert new_key != token.key
-    assert Token.objects.get(user=user).key == new_key
+    assert Token.objects.get(user=user).digest == key_digest(new_key)
     assert read(api_client, token.key, note).status_code == 401
     assert read(api_client, new_key, note).status_code == 200
 
@@ -216,4 +217,5 @@ def test_rotate_token_is_refused_by_running_workers_within_the_cache_bound(
 
     assert refused
     assert rotated.returncode == 0, rotated.stderr
-    assert len(new_key) == 40
+    assert len(new_key) == 54
+    assert new_key.startswith("notes_")

@@ -27,7 +27,7 @@ def get_with(client, token, note):
 def delete_elsewhere(token):
     """Delete the token as another process would: no signal reaches this one."""
     with psycopg.connect(dbname=connection.settings_dict["NAME"], **server_params()) as other:
-        other.execute("DELETE FROM authtoken_token WHERE key = %s", [token.key])
+        other.execute("DELETE FROM notes_token WHERE id = %s", [token.pk])
 
 
 @pytest.mark.django_db
@@ -37,9 +37,10 @@ def test_a_token_costs_one_query_then_none_while_remembered(api_client, token, n
     with CaptureQueriesContext(connection) as second:
         assert get_with(api_client, token, note).status_code == 200
 
-    # The token's user in one join, and the note; then the note alone.
-    assert len(first) == 2
-    assert "authtoken_token" in first[0]["sql"]
+    # The token's user in one join, its first use recorded, and the note; then the note alone.
+    assert len(first) == 3
+    assert "notes_token" in first[0]["sql"]
+    assert first[1]["sql"].lstrip().startswith("WITH local_commit")
     assert len(second) == 1
 
 

@@ -5,12 +5,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+
+from notes.tokens.models import Token
 
 
 class Command(BaseCommand):
     help = (
-        "Replace a user's REST token with a new one (a fresh TOKEN_MAX_AGE) and print only "
+        "Replace a user's REST tokens with one new one (a fresh TOKEN_MAX_AGE) and print only "
         "its key. The old key is refused at once by the database; running workers that "
         "remember it refuse it within TOKEN_CACHE_SECONDS."
     )
@@ -28,5 +29,5 @@ class Command(BaseCommand):
                 raise CommandError(f"No user named {options['username']!r}.")
             # Deleting sends post_delete, which empties this process's token cache.
             Token.objects.filter(user=user).delete()
-            token = Token.objects.create(user=user)
-        self.stdout.write(token.key)
+            token = Token.objects.issue(user)
+        self.stdout.write(token.key or "")
