@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from notes_project.logs import logging_config
@@ -157,6 +158,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "corsheaders",
+    "csp",
     # Before notes: its handler records a failed login before notes.logins counts it.
     "axes",
     "rest_framework",
@@ -177,6 +179,8 @@ MIDDLEWARE = [
     # Before anything that can answer, so those answers carry CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "notes.api.body_limit.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -301,6 +305,25 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Every page runs only the service's own scripts (django-csp): no inline script,
+# no other origin. Styles come from the service too, and may be inline: the
+# browsable API, Swagger UI and ReDoc write theirs into the page as they render.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        # ReDoc's own script starts a worker from a blob it made itself.
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # ------------------------------------------------------------------------------
 # CORS (browser apps on other origins; django-cors-headers)
@@ -336,7 +359,8 @@ if TOKEN_MAX_AGE is not None and TOKEN_MAX_AGE < 1:
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "notes.api.envelope.EnvelopeJSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        # DRF's, with no inline script (the Content-Security-Policy refuses them).
+        "notes.api.browsable.BrowsableAPIRenderer",
     ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "notes.api.negotiation.FastContentNegotiation",
     "DEFAULT_PARSER_CLASSES": [
