@@ -75,7 +75,12 @@ def count_failure(
     username = get_client_username(request, dict(credentials)) if request else None
     # Set by axes (through AXES_CLIENT_IP_CALLABLE) before any receiver runs.
     address = getattr(request, "axes_ip_address", None)
-    logger.warning("Password login failed for username %r from %s on %s", username, address, route)
+    logger.warning(
+        "Password login failed for username %s from %s on %s",
+        username_digest(username),
+        address,
+        route,
+    )
 
 
 def count_lockout(
@@ -85,8 +90,8 @@ def count_lockout(
     route = _route(request)
     LOGIN_LOCKOUTS.labels(route).inc()
     logger.warning(
-        "Password login refused: username %r from %s is locked for up to %d minutes",
-        username,
+        "Password login refused: username %s from %s is locked for up to %d minutes",
+        username_digest(username),
         ip_address,
         lock_minutes(),
     )

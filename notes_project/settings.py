@@ -215,6 +215,9 @@ BROWSER_MIDDLEWARE = {
 BROWSERLESS_MIDDLEWARE = [name for name in MIDDLEWARE if name not in BROWSER_MIDDLEWARE]
 BROWSERLESS_PATHS = ("/api/notes", "/health/")
 
+# Seconds each process keeps /health/ready's outcome: how stale its answer may be.
+HEALTH_READY_CACHE_SECONDS = env.float("HEALTH_READY_CACHE_SECONDS", default=2.0)
+
 # Bodies over this answer 413 before they are read (notes are 255 characters).
 REQUEST_BODY_LIMIT = env.int("REQUEST_BODY_LIMIT", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_LIMIT

@@ -24,6 +24,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from conftest import gunicorn
 from harness.server import workers_that_answered
+from notes.logins import username_digest
 from notes.tests.test_configuration import STRONG_KEY, django_shell
 
 PASSWORD = "correct horse battery"  # the conftest users' password
@@ -208,11 +209,13 @@ def test_failures_and_locks_are_logged_without_the_password(client, staff_user, 
     failures = [message for message in ours if "login failed" in message]
     locks = [message for message in ours if "is locked" in message]
     assert len(failures) == 6
-    assert failures[0] == (
-        "Password login failed for username 'admin' from 127.0.0.1 on admin/login/"
+    digest = username_digest("admin")
+    assert (
+        failures[0] == f"Password login failed for username {digest} from 127.0.0.1 on admin/login/"
     )
     assert len(locks) == 2
-    assert "'admin' from 127.0.0.1 is locked for up to 15 minutes" in locks[0]
+    assert f"username {digest} from 127.0.0.1 is locked for up to 15 minutes" in locks[0]
+    assert not any("'admin'" in message or "username admin" in message for message in ours)
     assert secret not in caplog.text
     assert PASSWORD not in caplog.text
 
@@ -345,3 +348,15 @@ def test_a_lock_holds_whichever_worker_or_instance_answers(tmp_path, server_user
         api = LoginPage(second, API_LOGIN)
         assert api.post("editor").status_code == 429
         assert api.post("bob").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_password_typed_as_the_username_never_reaches_the_logs(client, caplog):
+    caplog.set_level(logging.INFO)
+    typed = "hunter2-in-the-wrong-field"
+
+    guess(client, typed, 5)
+
+    assert typed not in caplog.text
+    assert username_digest(typed) in caplog.text
+    assert len(username_digest(typed)) == 12
