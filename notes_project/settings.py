@@ -202,8 +202,9 @@ if "replica" in DATABASES:
     MIDDLEWARE.append("notes.api.read_your_writes.ReadYourWritesMiddleware")
 
 # What only a browser's requests need: its session, CSRF cookie, login (and its
-# lock) and messages. A request to the notes or the health probes that brings
-# no cookie and asks for no HTML page skips them (notes/api/browserless.py).
+# lock), messages and the pages' Content-Security-Policy. A request to the notes
+# or the health probes that brings no cookie and asks for no HTML page skips
+# them (notes/api/browserless.py).
 BROWSER_MIDDLEWARE = {
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -211,6 +212,8 @@ BROWSER_MIDDLEWARE = {
     "notes.api.messages.LazyMessageMiddleware",
     "notes.api.login_guard.PasswordLoginGuardMiddleware",
     "axes.middleware.AxesMiddleware",
+    # A JSON answer runs no script: the policy is for pages (and costs a sixth of a GET).
+    "csp.middleware.CSPMiddleware",
 }
 BROWSERLESS_MIDDLEWARE = [name for name in MIDDLEWARE if name not in BROWSER_MIDDLEWARE]
 BROWSERLESS_PATHS = ("/api/notes", "/health/")

@@ -2,11 +2,11 @@
 
 A request to the notes or the health probes with no cookie (so no session, no
 CSRF cookie, no messages) that asks for JSON rather than the browsable API's
-page has nothing for sessions, CSRF, the login lock or messages to read or
-answer: settings.BROWSER_MIDDLEWARE. It is served by a second
+page has nothing for sessions, CSRF, the login lock, messages or a page's
+Content-Security-Policy to read or answer: settings.BROWSER_MIDDLEWARE. It is served by a second
 Django handler built with settings.BROWSERLESS_MIDDLEWARE, which keeps request
 ids, metrics, CORS, the security headers (X-Frame-Options included), the body
-limit and the rest, so such a request saves the work of five middleware
+limit and the rest, so such a request saves the work of seven middleware
 (docs/performance.md). Every other request
 (the admin, logins, the browsable API, anything with a cookie) takes the full
 chain. Views protect themselves either way: DRF checks CSRF for session

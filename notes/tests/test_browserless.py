@@ -53,6 +53,8 @@ def test_a_json_client_gets_the_api_headers_and_none_of_the_browsers():
     assert headers["X-Frame-Options"] == "DENY"
     # No session was looked for: the full chain's session check varies by Cookie.
     assert "Cookie" not in headers.get("Vary", "")
+    # A JSON answer runs no script: the pages' policy is not built for it.
+    assert "Content-Security-Policy" not in headers
 
 
 @pytest.mark.parametrize(
@@ -68,6 +70,7 @@ def test_a_browser_or_a_request_with_cookies_takes_the_full_chain(query, headers
 
     assert status == 200
     assert "Cookie" in answer["Vary"]
+    assert "script-src 'self'" in answer["Content-Security-Policy"]
     assert "X-Request-ID" in answer
 
 
