@@ -16,6 +16,7 @@ PARTS (default "cost wal window sizes") picks which of the four to run.
 """
 
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -63,12 +64,14 @@ def token() -> str:
         " is_staff, is_active, date_joined) VALUES ('!', false, 'backups-' || md5(random()::text),"
         " '', '', '', false, true, now()) RETURNING id"
     )
-    ((key,),) = sql(
-        "INSERT INTO authtoken_token (key, created, user_id) VALUES"
-        " (substr(md5(random()::text) || md5(random()::text), 1, 40), now(), %s) RETURNING key",
-        [user_id],
+    # The service stores a key's SHA-256 digest (notes/tokens/keys.py), never the key.
+    key = f"notes_{secrets.token_hex(24)}"
+    sql(
+        "INSERT INTO notes_token (digest, hint, name, created, user_id) VALUES"
+        " (encode(sha256(convert_to(%s, 'UTF8')), 'hex'), %s, '', now(), %s)",
+        [key, f"notes_…{key[-4:]}", user_id],
     )
-    return str(key)
+    return key
 
 
 def load(key: str, method: str) -> float:
