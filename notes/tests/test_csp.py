@@ -7,6 +7,7 @@ headless Chromium, used, and must report no violation of its policy.
 import pytest
 from playwright.sync_api import expect
 
+from conftest import gunicorn
 from notes.models import Note
 from notes.tests.test_browser import log_in
 
@@ -38,8 +39,7 @@ def test_every_html_page_sends_a_policy_that_allows_only_its_own_scripts(client,
     assert policy["object-src"] == "'none'"
 
 
-@pytest.fixture
-def violations(page):
+def watch(page):
     """What Chromium reports of the page's policy: it logs every refusal to the console."""
     reported = []
     page.on(
@@ -52,14 +52,31 @@ def violations(page):
     return reported
 
 
-def test_the_admin_change_form_saves_under_the_policy(page, violations, person):
+@pytest.fixture
+def violations(page):
+    return watch(page)
+
+
+@pytest.fixture
+def own_page(browser, transactional_db, tmp_path):
+    """A page on a server of its own: the admin's workers cache content type ids, which
+    the suite's database flushes renumber, and the suite's shared server has an admin
+    test of its own."""
+    with gunicorn(tmp_path) as (url, _, _):
+        context = browser.new_context(base_url=url)
+        yield context.new_page()
+        context.close()
+
+
+def test_the_admin_change_form_saves_under_the_policy(own_page, person):
+    violations = watch(own_page)
     note = Note.objects.create(content="Water the ferns")
-    log_in(page, f"/admin/login/?next=/admin/notes/note/{note.pk}/change/", person)
+    log_in(own_page, f"/admin/login/?next=/admin/notes/note/{note.pk}/change/", person)
 
-    page.fill("[name=content]", "Water the ferns and the palms")
-    page.locator("[name=_save]").click()
+    own_page.fill("[name=content]", "Water the ferns and the palms")
+    own_page.locator("[name=_save]").click()
 
-    expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+    expect(own_page.locator(".messagelist .success")).to_contain_text("was changed successfully")
     assert Note.objects.get(pk=note.pk).content == "Water the ferns and the palms"
     assert violations == []
 
@@ -93,7 +110,10 @@ def test_redoc_renders_under_the_policy(page, violations):
     page.goto("/api/redoc/")
 
     expect(page.get_by_role("heading", name="Count one send of this note.")).to_be_visible()
-    assert violations == []
+    # ReDoc always asks for its vendor's logo from the internet: the policy refuses
+    # that, as it should (img-src), and nothing else.
+    logo = "'https://cdn.redoc.ly/redoc/logo-mini.svg' violates"
+    assert [violation for violation in violations if logo not in violation] == []
 
 
 def test_a_user_logs_out_of_the_browsable_api_under_the_policy(page, violations, person):
