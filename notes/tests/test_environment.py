@@ -42,7 +42,7 @@ def test_the_development_defaults_are_the_committed_env_file(monkeypatch):
         "allowed_hosts": ["localhost", "127.0.0.1", "[::1]"],
         "time_zone": "UTC",
         "public_read": True,
-        "rates": {"anon": "100/minute", "user": "1000/minute"},
+        "rates": {"anon": "100/minute", "user": "1000/minute", "login": "10/minute"},
         "development_key": True,
     }
 

@@ -29,7 +29,7 @@ from notes.tests.test_logins import API_LOGIN, CLIENT, PASSWORD, guess, log_in, 
 THIS = "notes/tests/test_runbooks.py"
 RUNNERS = {"notes/tests/test_readme.py", "notes/tests/test_backups.py", THIS}
 RUNBOOKS = ["docs/operations.md", "docs/logins-and-tokens.md"]
-TOKEN_KEY = re.compile(r"^[0-9a-f]{40}$")
+TOKEN_KEY = re.compile(r"^notes_[0-9a-f]{48}$")
 
 
 def test_every_shell_block_is_run_by_a_test_or_marked_on_paper():
@@ -143,3 +143,5 @@ def test_the_logins_and_tokens_runbook_runs_as_written(client, token, tmp_path):
     rotated = ran.output_of("rotate_token alice").strip()
     assert TOKEN_KEY.match(rotated)
     assert (writes_with(token.key), writes_with(rotated)) == (401, 201)
+    # The hash the failed-login lines carry for alice, as the runbook finds it.
+    assert re.fullmatch(r"[0-9a-f]{12}", ran.output_of("username_digest").strip())
