@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from conftest import BASE_DIR, TEST_REDIS_URL
 from harness.load import Reads
@@ -37,6 +38,7 @@ RUN_DIR = Path(os.environ.get("CLUSTER_RUN_DIR", "/tmp/notes-cluster"))
 BACKUP_DIR = Path(os.environ.get("CLUSTER_TEST_BACKUP_DIR", "/tmp/notes-cluster-backups"))
 ARCHIVE_TIMEOUT = 10
 (BALANCER_PORT,) = ports("CLUSTER_BALANCER_PORT", "8080")
+APP_PORTS = ports("CLUSTER_APP_PORTS", "8001 8002")
 (PGBOUNCER_PORT,) = ports("CLUSTER_PGBOUNCER_PORT", "6432")
 # HAProxy's PostgreSQL frontends: whichever member leads, and whichever replicates.
 (PRIMARY_PORT,) = ports("CLUSTER_PRIMARY_PORT", "5440")
@@ -249,6 +251,25 @@ class Cluster:
         )
         return {"Authorization": f"Token {key}"}
 
+    def user_with_password(self, name):
+        """A user who logs in with a password, written on the primary: (username, password)."""
+        username, password = f"{name}-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+        # Django's own hasher, with few rounds: the instances check it (and upgrade it).
+        encoded = PBKDF2PasswordHasher().encode(password, secrets.token_hex(8), iterations=1000)
+        self.sql(
+            PRIMARY_PORT,
+            "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name,"
+            " email, is_staff, is_active, date_joined)"
+            " VALUES (%s, false, %s, '', '', '', false, true, now())",
+            [encoded, username],
+        )
+        return username, password
+
+    def lag(self):
+        """Seconds the replica is behind, by its own clock: since the last change it replayed."""
+        query = "SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8"
+        return self.sql(self.replica_port, query)[0][0]
+
     def replicated(self, note_id):
         query = "SELECT 1 FROM notes WHERE id = %s"
         return until(lambda: bool(self.sql(self.replica_port, query, [note_id])), timeout=10)
@@ -316,6 +337,14 @@ class Cluster:
             if fields[:2] == [backend, server or f"app{n}"]:
                 return fields[17]
         return None
+
+    def backend_sessions(self, backend):
+        """The sessions HAProxy has open to a backend's servers now."""
+        for line in self.haproxy("show stat").splitlines():
+            fields = line.split(",")
+            if fields[:2] == [backend, "BACKEND"]:
+                return int(fields[4])
+        raise AssertionError(f"no backend {backend}")
 
     def restart(self, n):
         self.script("app-start", str(n))
