@@ -32,6 +32,12 @@ REPLICA = "replica"
 # Models whose reads may be served by the replica. Anything not named here (tokens,
 # users, sessions, idempotency records) reads the primary, so it is never stale.
 REPLICA_MODELS = frozenset({"notes.note"})
+# What authentication reads: the primary's, except while the primary does not answer (a
+# failover under way), when the replica answers instead, so that users still read. The
+# replica then holds every acknowledged change (replication is synchronous) once it has
+# replayed it: a token revoked or rotated may be accepted for that replay lag, at most
+# DATABASE_REPLICA_MAX_LAG seconds.
+AUTH_MODELS = frozenset({"tokens.token", "auth.user", "sessions.session"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # WAL positions as byte offsets (bigint), so Python and Redis compare plain integers.
@@ -108,6 +114,8 @@ class ReplicaMonitor:
     def __init__(self) -> None:
         self.checked_at = -math.inf
         self.usable = False
+        # The primary did not answer the last check, and the replica did.
+        self.primary_lost = False
         # Per connection to the replica (each thread has its own); forgotten with it.
         self.seen: weakref.WeakKeyDictionary[object, Seen] = weakref.WeakKeyDictionary()
 
@@ -123,14 +131,18 @@ class ReplicaMonitor:
             replayed, age = self.read_replica()
         except DatabaseError as exc:
             logger.warning("Reads go to the primary: the replica does not answer (%s)", exc)
+            self.primary_lost = False
             return False
         try:
             flushed = position(PRIMARY, FLUSHED_SQL)
         except DatabaseError as exc:
             # The primary is lost (a failover under way): the replica holds every
-            # acknowledged write and nothing newer exists anywhere, so it serves the reads.
+            # acknowledged write and nothing newer exists anywhere, so it serves the reads,
+            # authentication's included.
             logger.warning("Reads stay on the replica: the primary does not answer (%s)", exc)
+            self.primary_lost = True
             return True
+        self.primary_lost = False
         if replayed >= flushed:
             return True
         if age is None or age > settings.DATABASE_REPLICA_MAX_LAG:
@@ -189,6 +201,13 @@ class ReplicaMonitor:
             self.mark_unusable()
             return False
 
+    def noticed_primary_lost(self) -> None:
+        """A read on the primary just failed for want of it: until the next check (one
+        interval from now, so this request waits on no check of its own), reads and what
+        authentication reads come from the replica."""
+        self.primary_lost = self.usable = True
+        self.checked_at = time.monotonic()
+
     def mark_unusable(self) -> None:
         self.usable, self.checked_at = False, time.monotonic()
 
@@ -241,6 +260,11 @@ monitor = ReplicaMonitor()
 pins = WritePins()
 
 
+def primary_is_lost() -> bool:
+    """Whether, at this process's last check, the primary did not answer and the replica did."""
+    return monitor.is_usable() and monitor.primary_lost
+
+
 @dataclass
 class RequestReads:
     """The read database of one request, chosen at its first read of a note."""
@@ -280,7 +304,12 @@ class PrimaryReplicaRouter:
 
     def db_for_read(self, model: type[Model], **hints: object) -> str:
         reads = current_reads.get()
-        if reads is None or model._meta.label_lower not in REPLICA_MODELS:
+        if reads is None:
+            return PRIMARY
+        label = model._meta.label_lower
+        if label in AUTH_MODELS:
+            return REPLICA if primary_is_lost() else PRIMARY
+        if label not in REPLICA_MODELS:
             return PRIMARY
         return reads.alias()
 

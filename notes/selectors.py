@@ -5,10 +5,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, router
 
-from notes import sql
+from notes import replica, sql
 from notes.models import NOTE_COLUMNS, ORDERING_FIELDS, SEARCH_CONFIG, Note
 from notes.tokens.models import Token
 
@@ -106,15 +107,29 @@ def _user_for_token_statement() -> tuple[str, list[str]]:
 def token_by_digest(*, digest: str) -> Token | None:
     """The token with this key digest, its user read in the same join."""
     statement, fields = _user_for_token_statement()
-    # Authentication always reads the primary: a replica may lag behind a new token.
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(statement, [digest])
-        row = cursor.fetchone()
+    # The primary, unless it is lost and a replica answers (notes/replica.py's router).
+    alias = router.db_for_read(Token)
+    try:
+        row = _fetch_one(alias, statement, [digest])
+    except (OperationalError, InterfaceError):
+        if alias != DEFAULT_DB_ALIAS or replica.REPLICA not in settings.DATABASES:
+            raise
+        # The primary went before this process's check noticed: the replica answers.
+        replica.monitor.noticed_primary_lost()
+        alias = replica.REPLICA
+        row = _fetch_one(alias, statement, [digest])
     if row is None:
         return None
-    user = get_user_model().from_db(DEFAULT_DB_ALIAS, fields, row[:-3])
+    user = get_user_model().from_db(alias, fields, row[:-3])
     token_id, created, last_used = row[-3:]
     return Token(id=token_id, digest=digest, user=user, created=created, last_used=last_used)
+
+
+def _fetch_one(alias: str, statement: str, params: list[Any]) -> tuple[Any, ...] | None:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(statement, params)
+        row: tuple[Any, ...] | None = cursor.fetchone()
+    return row
 
 
 @dataclass(frozen=True)

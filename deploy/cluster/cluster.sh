@@ -11,7 +11,8 @@
 #   cluster.sh down             stop everything `up` started and delete its data, etcd's too
 #   cluster.sh app-start N      start instance N (1, 2, ...) again and put it back in the balancer
 #   cluster.sh drain N          take instance N out of the balancer, let its requests finish, stop it
-#   cluster.sh member-start N   start database member N (1, 2) under Patroni again
+#   cluster.sh member-start N   start database member N (1, 2) under Patroni again, and return
+#                               once every member runs, one of them as the synchronous standby
 #   cluster.sh member-stop N    stop database member N: its Patroni stops its PostgreSQL
 #   cluster.sh status           what runs, and which member leads
 #   cluster.sh backup [TYPE]    take a backup (full, diff or incr; full by default) from the
@@ -490,8 +491,11 @@ case "${1:-}" in
   down) down ;;
   app-start) app_start "${2:?instance number}" ;;
   drain) drain "${2:?instance number}" ;;
-  member-start) member_start "${2:?member number}" ;;
+  member-start)
+    member_start "${2:?member number}"
+    wait_until 120 "every database member, one of them a synchronous standby" all_members_run
+    ;;
   member-stop) member_stop "${2:?member number}" ;;
   status) status ;;
-  *) sed -n '2,38p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,39p' "$0" >&2; exit 2 ;;
 esac

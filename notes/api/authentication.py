@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, router
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -110,6 +110,8 @@ def record_use(token: Token) -> None:
     """The token's last use, when the recorded one is a minute old; never fails the request."""
     if token.last_used is not None and timezone.now() - token.last_used < LAST_USE_PRECISION:
         return
+    if router.db_for_read(Token) != DEFAULT_DB_ALIAS:
+        return  # the primary is lost (authentication read the replica): no wait on it
     try:
         services.record_token_use(token_id=token.pk)
     except DatabaseError as exc:

@@ -74,6 +74,9 @@ ENV = {
     "DATABASE_REPLICA_CHECK_INTERVAL": "0.5",
     # Longer than a failover and a rejoin take, so a user's write before them still pins.
     "DATABASE_REPLICA_PIN_SECONDS": "300",
+    # Every request with a token reads it (none is remembered), as a token not used lately
+    # is: the failover's token reads then show where authentication reads.
+    "TOKEN_CACHE_SECONDS": "0",
 }
 
 
@@ -84,10 +87,10 @@ def database_url(port, dbname="notes"):
 class Cluster:
     """The running cluster: its script's commands, its databases and its balancer."""
 
-    def script(self, *args, timeout=180):
+    def script(self, *args, timeout=180, env=None):
         result = subprocess.run(
             ["bash", str(SCRIPT), *args],
-            env={**ENV, "CONFIRM": "yes"},
+            env={**ENV, "CONFIRM": "yes", **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -349,6 +352,20 @@ class Cluster:
     def restart(self, n):
         self.script("app-start", str(n))
         assert until(lambda: self.server_status(n) == "UP", timeout=20), self.server_status(n)
+
+    @contextmanager
+    def private_instance(self, n):
+        """Instance n restarted with NOTES_PUBLIC_READ=false and taken out of the balancer:
+        yields its own address."""
+        self.script("drain", str(n))
+        self.script("app-start", str(n), env={"NOTES_PUBLIC_READ": "false"})
+        for backend in ("instances", "instances_live"):
+            self.haproxy(f"set server {backend}/app{n} state maint")
+        try:
+            yield f"http://127.0.0.1:{APP_PORTS[n - 1]}"
+        finally:
+            self.script("drain", str(n))
+            self.restart(n)
 
     def kill(self, n):
         """SIGKILL instance n whole, master and workers, as if its machine died."""

@@ -45,6 +45,7 @@ from notes.tests.cluster import (
     database_url,
     slow_clients,
 )
+from notes.tests.shell_blocks import marked_for, run
 from notes.tokens.keys import key_digest
 
 # One cluster on fixed ports: under pytest-xdist, every test of it in one worker
@@ -116,6 +117,20 @@ def test_a_write_through_the_balancer_lands_on_the_primary_and_replicates(cluste
     stored = cluster.sql(cluster.primary_port, query, [note_id])
     assert stored == [("through the balancer",)]
     assert cluster.replicated(note_id)
+
+
+def test_the_runbooks_rolling_restart_member_restart_and_switchover_run_as_written(cluster):
+    # docs/cluster.md, on the new cluster (pg1 leads, as the runbook's switchover says).
+    (block,) = marked_for("notes/tests/test_cluster.py")
+    assert cluster.leader() == "pg1"
+
+    done = run([block], env=ENV)
+
+    assert done.returncode == 0, done.report()
+    assert "pg1" in done.output_of("cluster.sh status")
+    assert until(lambda: cluster.leader() == "pg2", timeout=30)
+    assert cluster.whole()
+    assert until(lambda: {cluster.server_status(n) for n in (1, 2)} == {"UP"}, timeout=20)
 
 
 def test_anonymous_reads_come_from_the_replica_until_it_falls_too_far_behind(cluster):
@@ -406,6 +421,9 @@ class Failover:
     reads: AnonymousReads
     killed_at: float
     ledger: Check
+    token_reads: Reads  # through the balancer: NOTES_PUBLIC_READ true
+    private_reads: Reads  # at an instance of NOTES_PUBLIC_READ=false
+    anonymous_private: int  # what that instance answered an anonymous read
     reader: dict[str, str]  # a user who wrote before the failover, and again after it
     before: int
     after: int
@@ -448,11 +466,16 @@ def primary_lost(cluster):
     sends_before = sends_now(f"{PRIMARY_URL}/notes")
     lost = cluster.leader()
     (survivor,) = set(MEMBERS) - {lost}
+    token_reader = cluster.user_token("token-reader")
 
     with (
+        cluster.private_instance(2) as private,
         KeyedWrites(BALANCER, writer, targets, count=4) as writes,
         AnonymousReads(BALANCER, {}, READS, count=3) as reads,
+        Reads(BALANCER, token_reader, READS, count=2) as token_reads,
+        Reads(private, token_reader, READS, count=2) as private_reads,
     ):
+        anonymous_private = requests.get(f"{private}/api/notes/").status_code
         killed_at = time.monotonic()
         cluster.lose(lost)
         with ThreadPoolExecutor(1) as probe:
@@ -476,6 +499,9 @@ def primary_lost(cluster):
         reads=reads,
         killed_at=killed_at,
         ledger=check(database_url(MEMBERS[survivor][0]), ledger, "keyed %", sends_before),
+        token_reads=token_reads,
+        private_reads=private_reads,
+        anonymous_private=anonymous_private,
         reader=reader,
         before=before,
         after=after,
@@ -523,6 +549,22 @@ def test_while_the_primary_is_lost_anonymous_reads_keep_being_answered(primary_l
 
     assert [o for o in reads if o.status != 200] == []
     assert len(in_the_gap) > 20
+
+
+@pytest.mark.parametrize("public_read", [True, False])
+def test_while_the_primary_is_lost_reads_with_a_token_keep_being_answered(
+    primary_lost, public_read
+):
+    load = primary_lost.token_reads if public_read else primary_lost.private_reads
+    gap = (primary_lost.killed_at, primary_lost.killed_at + primary_lost.write_after)
+    in_the_gap = [o for o in load.outcomes if gap[0] < o.at < gap[1]]
+
+    assert [o for o in load.outcomes if o.status != 200] == []
+    assert len(in_the_gap) > 5
+
+
+def test_the_instance_of_notes_public_read_false_refused_anonymous_reads(primary_lost):
+    assert primary_lost.anonymous_private == 401
 
 
 def test_a_user_who_wrote_before_the_failover_reads_the_write_after_it(primary_lost):

@@ -27,7 +27,12 @@ from notes.tests.test_configuration import STRONG_KEY
 from notes.tests.test_logins import API_LOGIN, CLIENT, PASSWORD, guess, log_in, logged_in
 
 THIS = "notes/tests/test_runbooks.py"
-RUNNERS = {"notes/tests/test_readme.py", "notes/tests/test_backups.py", THIS}
+RUNNERS = {
+    "notes/tests/test_readme.py",
+    "notes/tests/test_backups.py",
+    "notes/tests/test_cluster.py",
+    THIS,
+}
 RUNBOOKS = ["docs/operations.md", "docs/logins-and-tokens.md"]
 TOKEN_KEY = re.compile(r"^notes_[0-9a-f]{48}$")
 
