@@ -38,6 +38,10 @@ REPLICA_MODELS = frozenset({"notes.note"})
 # replayed it: a token revoked or rotated may be accepted for that replay lag, at most
 # DATABASE_REPLICA_MAX_LAG seconds.
 AUTH_MODELS = frozenset({"tokens.token", "auth.user", "sessions.session"})
+# Seconds authentication keeps to the replica after the primary was seen not to answer
+# (by a check, or by a read that failed); then it tries the primary again. About what a
+# read on a lost primary behind PgBouncer waits before it fails (query_wait_timeout).
+PRIMARY_LOST_HOLD = 5.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # WAL positions as byte offsets (bigint), so Python and Redis compare plain integers.
@@ -261,8 +265,10 @@ pins = WritePins()
 
 
 def primary_is_lost() -> bool:
-    """Whether, at this process's last check, the primary did not answer and the replica did."""
-    return monitor.is_usable() and monitor.primary_lost
+    """Whether this process saw the primary not answer, while the replica did, in the last
+    PRIMARY_LOST_HOLD seconds. It asks no server: a request that only writes must never wait
+    on the replica (which may hang)."""
+    return monitor.primary_lost and time.monotonic() - monitor.checked_at < PRIMARY_LOST_HOLD
 
 
 @dataclass
