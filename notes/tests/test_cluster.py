@@ -11,6 +11,7 @@ primary come last: they leave another member leading.
 
 import http.client
 import itertools
+import json
 import os
 import secrets
 import subprocess
@@ -40,6 +41,7 @@ from notes.tests.cluster import (
     PGBOUNCER_URL,
     PRIMARY_PORT,
     PRIMARY_URL,
+    RUN_DIR,
     AnonymousReads,
     Cluster,
     database_url,
@@ -119,9 +121,15 @@ def test_a_write_through_the_balancer_lands_on_the_primary_and_replicates(cluste
     assert cluster.replicated(note_id)
 
 
+def runbook(command):
+    """docs/cluster.md's block that holds `command`: the blocks run here, as written."""
+    (block,) = [b for b in marked_for("notes/tests/test_cluster.py") if command in b.text]
+    return block
+
+
 def test_the_runbooks_rolling_restart_member_restart_and_switchover_run_as_written(cluster):
     # docs/cluster.md, on the new cluster (pg1 leads, as the runbook's switchover says).
-    (block,) = marked_for("notes/tests/test_cluster.py")
+    block = runbook("switchover")
     assert cluster.leader() == "pg1"
 
     done = run([block], env=ENV)
@@ -643,3 +651,16 @@ def test_a_planned_switchover_under_load_loses_nothing_and_duplicates_nothing(cl
     # The former leader follows the new one, synchronously.
     assert cluster.whole()
     assert cluster.members()[leader]["role"] == "sync_standby"
+
+
+def test_last_the_runbooks_first_block_answers_then_stops_the_cluster(cluster):
+    # docs/cluster.md's first block: `make cluster` again keeps the running cluster, the
+    # balancer and Patroni answer, and `make cluster-stop` stops it all (this module's last).
+    done = run([runbook("make cluster-stop")], env=ENV)
+
+    assert done.returncode == 0, done.report()
+    assert json.loads(done.output_of("localhost:8080/api/notes/"))["data"]
+    members = json.loads(done.output_of("localhost:8008/cluster"))["members"]
+    assert {member["name"] for member in members} == set(MEMBERS)
+    assert not RUN_DIR.exists()
+    assert cluster.members() == {}
