@@ -46,18 +46,19 @@ backup() {  # type (full, diff or incr): taken from the leader, then checked
 }
 
 restore() {  # target: a timestamp with its zone, or latest
-  local target=$1 plan set time n
+  local target=$1 plan label moment n
   [ "$(id -u)" -eq 0 ] || die "run as root: PostgreSQL runs as postgres"
   mkdir -p "$RUN"
   # Refused here, before anything stops: no target, not a timestamp, a future one, one
   # before the oldest backup (or no backup at all).
   plan="$(backup_info | "$PY" "$HERE/restore_target.py" "$target")" || exit 2
-  set="${plan%% *}"
-  time="${plan#"$set"}"
-  confirm "Bring the whole cluster back to $target, from backup $set? Every change after it is undone."
+  label="${plan%% *}"
+  moment="${plan#"$label"}"
+  moment="${moment# }"
+  confirm "Bring the whole cluster back to $target, from backup $label? Every change after it is undone."
   for n in $(seq ${#APP_PORTS[@]}); do stop_pid "$RUN/app$n.pid" gunicorn TERM & done
   wait
-  local led=1
+  local led  # the member that led, if one still does
   if led="$(leader)"; then  # the last changes, up to now, into the repository
     say "archiving what pg$led has written"
     pgbackrest_as "$led" check || say "pg$led could not archive its last changes: restoring from what the repository has"
@@ -66,8 +67,8 @@ restore() {  # target: a timestamp with its zone, or latest
   wait
   forget_members "pg${led:-1}"
   shared_config
-  say "restoring pg1 from backup $set, then replaying the archive up to ${time:-its end}"
-  CLUSTER_BOOTSTRAP_METHOD=restore CLUSTER_RESTORE_SET="$set" CLUSTER_RESTORE_TARGET_TIME="${time# }" \
+  say "restoring pg1 from backup $label, then replaying the archive up to ${moment:-its end}"
+  CLUSTER_BOOTSTRAP_METHOD=restore CLUSTER_RESTORE_SET="$label" CLUSTER_RESTORE_TARGET_TIME="$moment" \
     member_start 1
   wait_until 1800 "pg1, restored to $target" leader
   rm -rf "$RUN"/pg*/data.replaced
