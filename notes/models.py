@@ -1,9 +1,7 @@
 """The Note model, on the `notes` table of the original design."""
 
-from typing import Self
-
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Func
 
@@ -24,49 +22,16 @@ class CurrentTimestamp(Func):
     output_field = models.DateTimeField()
 
 
-class NoteQuerySet(models.QuerySet["Note"]):
-    """Notes, remembering the words they were searched for (kept by every copy).
-
-    The list's keyset pagination reads them: a search's page is not this
-    queryset's ORDER BY ... LIMIT, whose plan depends on how common the planner
-    thinks the words are, but notes.selectors.search_page, whose does not.
-    """
-
-    search_words: str | None = None
-
-    def search(self, words: str) -> Self:
-        # The stored vector's configuration, so its GIN index serves the query;
-        # plainto_tsquery ANDs the words.
-        query = SearchQuery(words, config=SEARCH_CONFIG, search_type="plain")
-        searched = self.filter(search_vector=query)
-        searched.search_words = words
-        return searched
-
-    def searched_words(self) -> str | None:
-        """The words, when the search is this queryset's only condition; else None.
-
-        The search page's statements apply the search alone: a queryset
-        filtered further is paged by the ORM instead, which applies it all.
-        """
-        if self.search_words is None or len(self.query.where.children) != 1:
-            return None
-        return self.search_words
-
-    def _clone(self) -> Self:
-        clone = super()._clone()  # type: ignore[misc]
-        clone.search_words = self.search_words
-        return clone  # type: ignore[no-any-return]
-
-
 class NoteManager(models.Manager["Note"]):
-    def get_queryset(self) -> NoteQuerySet:
+    def get_queryset(self) -> models.QuerySet["Note"]:
         # The search vector is for the database's index and filters, never for display.
-        return NoteQuerySet(self.model, using=self._db).defer("search_vector")
+        return super().get_queryset().defer("search_vector")
 
 
 class Note(models.Model):
-    """A note. The API and the admin's edits write it through notes.services; the ORM
-    serves lists, filters and the admin (its bulk reset of send counts is an ORM update)."""
+    """A note. The API and the admin's edits write it through notes.services; the ORM serves
+    the list (a search's page has statements of its own, notes.selectors.search_page) and
+    the admin (its bulk reset of send counts is an ORM update)."""
 
     id = models.AutoField(primary_key=True)
     content = models.CharField(max_length=255)

@@ -8,9 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, router
+from psycopg.sql import SQL, Identifier, Placeholder
 
 from notes import replica, sql
-from notes.models import NOTE_COLUMNS, ORDERING_FIELDS, SEARCH_CONFIG, Note
+from notes.models import NOTE_COLUMNS, SEARCH_CONFIG, Note
 from notes.tokens.models import Token
 
 # Note ids are PostgreSQL integers; anything else names no note and needs no query.
@@ -61,24 +62,25 @@ def search_page(
 @functools.cache
 def _search_statements(ordering: tuple[str, ...], after: bool) -> tuple[str, str]:
     """The walk and the matches statements for an ordering whose columns share a direction."""
-    key = [field.lstrip("-") for field in ordering]
-    # Names go into the SQL text: only the list's sort columns.
-    if not set(key) <= set(ORDERING_FIELDS):
-        raise ValueError(f"not a sort column: {ordering}")
+    key = [Identifier(field.lstrip("-")) for field in ordering]
     descending = ordering[0].startswith("-")
-    order = ", ".join(f"{column} DESC" if descending else column for column in key)
-    beyond = ""
-    if after:
-        values = ", ".join(f"%(after{i})s" for i in range(len(key)))
-        beyond = f"({', '.join(key)}) {'<' if descending else '>'} ({values})"
-    columns = ", ".join(NOTE_COLUMNS)
+    order = SQL(", ").join(
+        SQL("{} DESC").format(column) if descending else column for column in key
+    )
+    beyond = SQL("({key}) {op} ({values})").format(
+        key=SQL(", ").join(key),
+        op=SQL("<" if descending else ">"),
+        values=SQL(", ").join(Placeholder(f"after{i}") for i in range(len(key))),
+    )
+    parts = {"columns": SQL(", ").join(map(Identifier, NOTE_COLUMNS)), "order": order}
     walk = sql.SEARCH_WALK.format(
-        columns=columns, order=order, beyond=f"WHERE {beyond}" if beyond else ""
+        **parts, beyond=SQL("WHERE {}").format(beyond) if after else SQL("")
     )
     matches = sql.SEARCH_MATCHES.format(
-        columns=columns, order=order, and_beyond=f"AND {beyond}" if beyond else ""
+        **parts, and_beyond=SQL("AND {}").format(beyond) if after else SQL("")
     )
-    return walk, matches
+    # As text: composed once per ordering, and read like any other statement by Django's cursor.
+    return walk.as_string(), matches.as_string()
 
 
 def note_exists(*, note_id: int) -> bool:

@@ -3,11 +3,14 @@
 Writes return the row they wrote (`RETURNING`), so no write needs a second
 round trip to read back what the database decided. Timestamps take the
 statement's time (`STATEMENT_TIMESTAMP()`), not the transaction's, so
-`updated_at` moves on every change even inside one long transaction. Lists and
-searches are built by the ORM (django-filter and the keyset pagination), whose
-statements the EXPLAIN tests pin; idempotency keys have their own statements
+`updated_at` moves on every change even inside one long transaction. A search's
+page has two statements here, composed with psycopg.sql by notes/selectors.py;
+the list's other pages are built by the ORM (notes/api/pagination.py). The
+EXPLAIN tests pin both. Idempotency keys have their own statements
 (notes/idempotency/store.py), and so has the replica router (notes/replica.py).
 """
+
+from psycopg.sql import SQL
 
 from notes.models import NOTE_COLUMNS
 
@@ -90,32 +93,32 @@ WHERE id = %s AND (last_used IS NULL OR last_used < now() - interval '1 minute')
 # planner believes the words are: for a word missing from its statistics it can
 # only guess, and a guess of "common" walks the whole ordering index for a word
 # in one note. {columns} and {order} are the list's, {beyond} is the cursor's
-# condition (`WHERE (created_at, id) < (...)`, or nothing on the first page).
+# condition (`WHERE ("created_at", "id") < (...)`, or nothing on the first page).
 #
 # First the next %(walk)s notes in the list's order, by the ordering's index,
 # checked for the words: a common word fills its page here, and the scan stops
 # as soon as it has. The LIMIT inside fixes the plan; the words cannot move it.
-SEARCH_WALK = """
+SEARCH_WALK = SQL("""
 SELECT {columns} FROM (
     SELECT {columns}, search_vector FROM notes {beyond}
     ORDER BY {order} LIMIT %(walk)s
 ) AS next_notes
 WHERE search_vector @@ plainto_tsquery(%(config)s::regconfig, %(words)s)
 ORDER BY {order} LIMIT %(limit)s
-"""
+""")
 
 # Then, if the walk fell short, every match past the cursor, ordered: a page
 # complete on its own. MATERIALIZED hides the LIMIT from the planner, so it
 # cannot bet on meeting the page early along the ordering index; it reads the
 # search (GIN) index, or the cursor's range of the ordering index if that is
 # smaller, and either way only what it must.
-SEARCH_MATCHES = """
+SEARCH_MATCHES = SQL("""
 WITH matches AS MATERIALIZED (
     SELECT {columns} FROM notes
     WHERE search_vector @@ plainto_tsquery(%(config)s::regconfig, %(words)s) {and_beyond}
 )
 SELECT {columns} FROM matches ORDER BY {order} LIMIT %(limit)s
-"""
+""")
 
 # The primary's WAL archiver (pg_stat_archiver), when archiving is on: seconds since it last
 # archived a segment (NULL: never since the statistics began), and its failed attempts.

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Field, Model, QuerySet
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models import F, Field, Func, Model, QuerySet, Value
+from django.db.models.lookups import GreaterThan, LessThan
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import Cursor, CursorPagination, _reverse_ordering
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.response import Response
 
 from notes import selectors
 from notes.api.envelope import Envelope
-from notes.models import NoteQuerySet
+from notes.models import Note
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
+
+# What reads a page: the first `limit` rows in `ordering` past the sort key `after`.
+Rows = Callable[[Sequence[str], Sequence[Any] | None, int], list[Any]]
+
+
+class Row(Func):
+    """SQL's row constructor. `ROW(a, id) > ROW(x, y)` compares column by column, as an
+    index on (a, id) orders its entries, so it is one range of that index."""
+
+    function = "ROW"
+    output_field = Field()
 
 
 class KeysetCursorPagination(CursorPagination):
@@ -29,7 +40,8 @@ class KeysetCursorPagination(CursorPagination):
     values, and gives up after 1,000 of them; notes share times_sent by the
     thousand. Here the cursor holds every ordering column (always ending in the
     unique id), and a page is `WHERE (col, id) > (value, id)`, one index range
-    scan however deep the page is.
+    scan however deep the page is. A page of a queryset is read by the ORM; a
+    page of a search (`paginate_search`) by the search's own statements.
     """
 
     page_size_query_param = "page_size"
@@ -53,47 +65,57 @@ class KeysetCursorPagination(CursorPagination):
     def paginate_queryset(  # type: ignore[override]
         self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
     ) -> list[Any]:
+        """A page of the queryset: `ORDER BY ... LIMIT`, past the cursor's sort key."""
+
+        def rows(ordering: Sequence[str], after: Sequence[Any] | None, limit: int) -> list[Any]:
+            ordered = queryset.order_by(*ordering)
+            if after is not None:
+                ordered = ordered.filter(self.beyond(ordering, after))
+            return list(ordered[:limit])
+
+        return self.paginate(rows, queryset, request, view)
+
+    def paginate_search(self, words: str, request: Request, view: APIView) -> list[Note]:
+        """A page of the notes matching `words`, read by notes.selectors.search_page:
+        its statements' plans do not hang on how common the planner thinks the words are."""
+
+        def rows(ordering: Sequence[str], after: Sequence[Any] | None, limit: int) -> list[Note]:
+            return selectors.search_page(words=words, ordering=ordering, after=after, limit=limit)
+
+        return self.paginate(rows, Note.objects.all(), request, view)
+
+    def paginate(
+        self, rows: Rows, queryset: QuerySet[Any], request: Request, view: APIView | None
+    ) -> list[Any]:
+        """DRF's paginate_queryset with the page and one row more read by `rows`. Here
+        `queryset` only names the model, for the ordering filter and the cursor's fields."""
         self.request = request
+        self.ordering = self.get_ordering(request, queryset, view)  # type: ignore[arg-type]
         self.page_size = self.get_page_size(request)
         self.base_url = request.build_absolute_uri()
-        self.ordering = self.get_ordering(request, queryset, view)  # type: ignore[arg-type]
         self.model = queryset.model
         self.cursor = self.decode_cursor(request)
-        reverse = bool(self.cursor and self.cursor.reverse)
-
-        ordering = _reverse_ordering(self.ordering) if reverse else self.ordering
-        rows = self.rows(queryset, ordering, limit=self.page_size + 1)
-        self.page = rows[: self.page_size]
-        has_more = len(rows) > self.page_size
-        if reverse:
+        backwards = bool(self.cursor and self.cursor.reverse)
+        ordering = reversed_ordering(self.ordering) if backwards else self.ordering
+        after = None if self.cursor is None else cast(list[Any], self.cursor.position)
+        found = rows(ordering, after, self.page_size + 1)
+        self.page = found[: self.page_size]
+        more = len(found) > self.page_size
+        if backwards:
             self.page.reverse()
-        self.has_next = True if reverse else has_more
-        self.has_previous = has_more if reverse else self.cursor is not None
+        self.has_next = True if backwards else more
+        self.has_previous = more if backwards else self.cursor is not None
         self.display_page_controls = self.has_next or self.has_previous
         return self.page
 
-    def rows(self, queryset: QuerySet[Any], ordering: Sequence[str], limit: int) -> list[Any]:
-        """The first `limit` rows in `ordering` past the cursor: a page and one more."""
-        position = None if self.cursor is None else cast(list[Any], self.cursor.position)
-        words = queryset.searched_words() if isinstance(queryset, NoteQuerySet) else None
-        if words is not None:
-            # A search's page has statements of its own, whose cost does not hang
-            # on the planner's guess at how common the words are.
-            return selectors.search_page(
-                words=words, ordering=ordering, after=position, limit=limit
-            )
-        queryset = queryset.order_by(*ordering)
-        if position is not None:
-            queryset = queryset.filter(self.beyond(ordering, position))
-        return list(queryset[:limit])
-
-    def beyond(
-        self, ordering: Sequence[str], position: list[Any]
-    ) -> TupleGreaterThan | TupleLessThan:
-        """Rows after `position` in `ordering`, whose columns all share one direction."""
-        columns = Tuple(*(F(field.lstrip("-")) for field in ordering))
-        after = TupleLessThan if ordering[0].startswith("-") else TupleGreaterThan
-        return after(columns, position)
+    def beyond(self, ordering: Sequence[str], after: Sequence[Any]) -> GreaterThan | LessThan:
+        """Rows past the sort key `after` in `ordering`, whose columns all share one direction."""
+        columns = [field.lstrip("-") for field in ordering]
+        # Each value typed as its column, as a filter on that column would type it.
+        typed = zip(after, map(self.field_of, columns), strict=True)
+        values = [Value(value, output_field=field) for value, field in typed]
+        past = LessThan if ordering[0].startswith("-") else GreaterThan
+        return past(Row(*map(F, columns)), Row(*values))
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         try:
@@ -104,7 +126,7 @@ class KeysetCursorPagination(CursorPagination):
             return None
         # DRF's cursor position is a number; here it holds the row's sort key.
         position = self.decode_position(cursor.position)  # type: ignore[arg-type]
-        return cursor._replace(position=position)  # type: ignore[arg-type]
+        return Cursor(offset=cursor.offset, reverse=cursor.reverse, position=position)  # type: ignore[arg-type]
 
     def decode_position(self, position: str) -> list[Any]:
         try:
@@ -122,20 +144,21 @@ class KeysetCursorPagination(CursorPagination):
     def field_of(self, name: str) -> Field[Any, Any]:
         return cast("Field[Any, Any]", self.model._meta.get_field(name.lstrip("-")))
 
-    def _get_position_from_instance(self, instance: Model, ordering: Sequence[str]) -> str:
-        values = [getattr(instance, field.lstrip("-")) for field in ordering]
+    def position(self, instance: Model) -> str:
+        """The cursor's position at a row: its sort key, as JSON."""
+        values = [getattr(instance, field.lstrip("-")) for field in self.ordering]
         return json.dumps([v.isoformat() if hasattr(v, "isoformat") else v for v in values])
 
     def get_next_link(self) -> str | None:
         if not (self.has_next and self.page):
             return None
-        position = self._get_position_from_instance(self.page[-1], self.ordering)
+        position = self.position(self.page[-1])
         return self.encode_cursor(Cursor(offset=0, reverse=False, position=position))  # type: ignore[arg-type]
 
     def get_previous_link(self) -> str | None:
         if not (self.has_previous and self.page):
             return None
-        position = self._get_position_from_instance(self.page[0], self.ordering)
+        position = self.position(self.page[0])
         return self.encode_cursor(Cursor(offset=0, reverse=True, position=position))  # type: ignore[arg-type]
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
@@ -165,3 +188,8 @@ class KeysetCursorPagination(CursorPagination):
                 },
             },
         }
+
+
+def reversed_ordering(ordering: Sequence[str]) -> tuple[str, ...]:
+    """The same columns, each in the other direction: a previous page's ordering."""
+    return tuple(field[1:] if field.startswith("-") else f"-{field}" for field in ordering)

@@ -5,12 +5,15 @@ call to notes/services.py, turns a miss into 412 or 404, and answers the note
 with its ETag; `@idempotent` runs it at most once per Idempotency-Key. A write
 does not read its note first: its statement finds the note or finds none
 (notes/api/checks.py keeps permissions to what can be decided per request).
-Reads: the list is DRF's (django-filter, keyset pagination); a single note is
-one selector (notes/selectors.py), with If-None-Match.
+Reads: `list` reads its query parameters with django-filter, then pages either
+a search (`?search=`, by its own statements, notes/selectors.py) or every note
+(by the ORM), both with the keyset cursors of notes/api/pagination.py; a single
+note is one selector, with If-None-Match.
 """
 
-from typing import Any
+from typing import Any, cast
 
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -33,6 +36,7 @@ from notes.api.exceptions import NoteNotFound, NothingToSend
 from notes.api.filters import NoteFilter
 from notes.api.idempotency import SCHEMA_PARAMETERS as KEYED
 from notes.api.idempotency import idempotent
+from notes.api.pagination import KeysetCursorPagination
 from notes.api.schema import ANY_REQUEST, BODY, WRITE, responses
 from notes.api.serializers import NoteSerializer
 from notes.models import DEFAULT_ORDERING, ORDERING_FIELDS, Note
@@ -51,15 +55,35 @@ EDIT_SCHEMA = extend_schema(
 class NoteViewSet(viewsets.ModelViewSet[Note]):
     """Notes: create, list, search, read, change, delete and send them."""
 
-    # Lists and searches go through the ORM (django-filter, keyset pagination);
+    # The list's pages through the ORM, a search's through notes.selectors (list());
     # single notes and every write through notes.selectors and notes.services.
     queryset = Note.objects.all()
     serializer_class = NoteSerializer
     filterset_class = NoteFilter
+    pagination_class = KeysetCursorPagination
     ordering_fields = ORDERING_FIELDS
     ordering = DEFAULT_ORDERING
     # Ids that are not digits fall through to the enveloped 404 of unknown paths.
     lookup_value_regex = r"\d+"
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of notes, or with `?search=` a page of the notes that match its words."""
+        filters = self.valid_filters(request)
+        search = filters.form.cleaned_data["search"]
+        pagination = cast(KeysetCursorPagination, self.paginator)
+        if search:
+            notes = pagination.paginate_search(search, request, self)
+        else:
+            notes = pagination.paginate_queryset(filters.qs, request, self)
+        serializer = self.get_serializer(notes, many=True)
+        return self.get_paginated_response(serializer.data)
+
+    def valid_filters(self, request: Request) -> NoteFilter:
+        """The list's filters (django-filter) on the query string; a 400 when one is invalid."""
+        filters = NoteFilter(request.query_params, queryset=self.get_queryset(), request=request)
+        if not filters.is_valid():
+            raise translate_validation(filters.errors)
+        return filters
 
     @extend_schema(
         parameters=[IF_NONE_MATCH, ETAG],

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from notes.api.pagination import KeysetCursorPagination
+from notes.api.filters import NoteFilter
 from notes.models import Note
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -143,18 +143,15 @@ def test_seed_gathers_the_statistics_of_what_it_loaded():
         assert cursor.fetchone() == (True,)
 
 
-def test_a_search_filtered_further_is_paged_with_every_filter_applied():
-    # The list has no other filter today; one added later must not be dropped
-    # by the search page's own statements.
+def test_a_search_pages_what_its_filter_finds_and_no_other_filter_is_left_out(api_client):
+    # The list pages a search by statements of its own (notes/selectors.py). They
+    # apply the words alone: a filter added to NoteFilter must reach them too.
+    assert list(NoteFilter.base_filters) == ["search"]
     seed(1_000)
-    pagination = KeysetCursorPagination()
-    pagination.cursor = None
-    searched = Note.objects.all().search(COMMON)
+    newest_first = Note.objects.order_by("-created_at", "-id")
 
-    rows = pagination.rows(
-        searched.filter(times_sent=0).exclude(id__gt=0), ["-created_at", "-id"], 51
-    )
+    pages, _ = walk(api_client, f"/api/notes/?search={COMMON}&page_size=20")
 
-    assert searched.searched_words() == COMMON
-    assert len(pagination.rows(searched, ["-created_at", "-id"], 51)) == min(51, searched.count())
-    assert rows == []
+    found = NoteFilter({"search": COMMON}, queryset=newest_first).qs
+    assert len(pages) > 1
+    assert [i for page in pages for i in page] == [note.id for note in found]
