@@ -155,6 +155,7 @@ def cursor_for(position):
         cursor_for('["2026-01-01T00:00:00Z", 1e400]'),
         cursor_for('["2026-01-01T00:00:00Z", "\u0000"]'),
         cursor_for('["2026-01-01T00:00:00Z", 1, 2]'),
+        cursor_for('["2026-01-01T00:00:00Z", 1e30]'),
     ],
 )
 def test_a_bad_cursor_is_a_400(api_client, note, cursor):
@@ -165,10 +166,24 @@ def test_a_bad_cursor_is_a_400(api_client, note, cursor):
 
 
 def test_a_cursor_past_every_id_is_an_empty_page(api_client, note):
-    response = api_client.get("/api/notes/", {"ordering": "id", "cursor": cursor_for("[1e30]")})
+    response = api_client.get(
+        "/api/notes/", {"ordering": "id", "cursor": cursor_for("[2147483647]")}
+    )
 
     assert response.status_code == 200
     assert response.json()["data"] == []
+
+
+@pytest.mark.parametrize("ordering", ["id", "times_sent", "-times_sent"])
+@pytest.mark.parametrize("value", ["1e30", "-1e30", "2147483648", "-2147483649"])
+@pytest.mark.parametrize("search", [None, "milk"])
+def test_a_cursor_outside_postgresqls_integers_is_a_400(api_client, note, ordering, value, search):
+    position = f"[{value}]" if ordering == "id" else f"[{value}, 1]"
+    params = {"ordering": ordering, "cursor": cursor_for(position)}
+    response = api_client.get("/api/notes/", params | ({"search": search} if search else {}))
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"cursor": ["Invalid cursor."]}
 
 
 def test_listing_never_counts_the_table(api_client, make_notes):
