@@ -134,12 +134,12 @@ class KeysetCursorPagination(CursorPagination):
             fields = [self.field_of(name) for name in self.ordering]
             if not isinstance(values, list) or len(values) != len(fields) or None in values:
                 raise ValueError
-            position = [field.to_python(value) for field, value in zip(fields, values, strict=True)]
+            decoded = [field.to_python(value) for field, value in zip(fields, values, strict=True)]
             # The column's range too (an integer's is PostgreSQL's): a row holds nothing
             # outside it, and compared with one, PostgreSQL would fail the query.
-            for field, value in zip(fields, position, strict=True):
+            for field, value in zip(fields, decoded, strict=True):
                 field.run_validators(value)
-            return position
+            return decoded
         except (TypeError, ValueError, OverflowError, DjangoValidationError):
             raise self.invalid_cursor() from None
 
