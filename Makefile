@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # (the settings read it only when asked; DJANGO_READ_DOT_ENV_FILE=false opts out).
 export DJANGO_READ_DOT_ENV_FILE ?= true
 
-.PHONY: run dev test docs bench floor soak profile instructions lint format lock services migrate static seed clean cluster cluster-stop backup backups restore backup-delete
+.PHONY: run dev test docs bench soak profile instructions lint format lock services migrate static seed clean cluster cluster-stop backup backups restore backup-delete
 
 run: migrate static seed ## Serve the API with gunicorn on $$PORT (default 8000).
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
@@ -32,7 +32,7 @@ docs: $(VENV)/.installed ## Build the documentation site into site/ (MkDocs Mate
 
 bench: $(VENV)/.bench-installed services ## Benchmark under gunicorn with wrk; PEER_URL=... adds a peer.
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(PY) -m $(if $(BENCH_URL),bench.balancer,bench.bench)
+	$(PY) -m bench.bench
 
 soak: services ## Mixed traffic at 70% of capacity for SOAK_SECONDS (default 300); 5xx, lost writes, p99, memory.
 	$(PY) -m bench.soak
@@ -40,13 +40,9 @@ soak: services ## Mixed traffic at 70% of capacity for SOAK_SECONDS (default 300
 profile: $(VENV)/.installed services ## CPU µs per request in process (health, GET, PUT, POST).
 	$(PY) -m bench.profile
 
-floor: $(VENV)/.bench-installed services ## Each gunicorn setup's own cost per request (hello-world and /health/live).
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(PY) -m bench.floor
-
 instructions: $(VENV)/.installed services ## Instructions per request in process (callgrind): noise-free.
 	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
-	$(PY) -m bench.instructions
+	$(PY) -m bench.profile instructions
 
 # More than one machine on this one (docs/cluster.md): an etcd of three, two PostgreSQL members
 # under Patroni (primary and synchronous replica, automatic failover), PgBouncer, two instances

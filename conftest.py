@@ -2,7 +2,6 @@
 
 import fcntl
 import os
-import secrets
 import shutil
 import subprocess
 import warnings
@@ -19,7 +18,6 @@ from rest_framework.test import APIClient
 
 import harness.server
 import harness.wait
-from harness.server import free_port
 from notes.api.leases import forget_leases
 from notes.models import Note
 from notes.tokens.models import Token
@@ -189,22 +187,11 @@ def server_params():
 
 @contextmanager
 def gunicorn(log_dir, **settings):
-    """The project under gunicorn with DEBUG off, as in production; yields (url, process, log)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": live_database_url(),
-        "REDIS_URL": TEST_REDIS_URL,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "HOST": "127.0.0.1",
-        "PORT": str(free_port()),
-        "WEB_CONCURRENCY": "4",
-        "NOTES_THROTTLE_ANON": "100000/minute",
-        "NOTES_THROTTLE_USER": "100000/minute",
-        "NOTES_THROTTLE_LOGIN": "100000/minute",
-        "GUNICORN_ACCESS_LOG": "-",
-        **settings,
-    }
+    """The project under gunicorn on the test database, in the harness's environment (DEBUG off,
+    as in production); yields (url, process, log)."""
+    defaults = {"DATABASE_URL": live_database_url(), "REDIS_URL": TEST_REDIS_URL}
+    defaults.update(WEB_CONCURRENCY="4", GUNICORN_ACCESS_LOG="-")
+    env = harness.server.environment(**{**defaults, **settings})
     with harness.server.gunicorn(env, log_dir / f"gunicorn-{env['PORT']}.log") as server:
         yield server.url, server.process, server.log
 

@@ -20,7 +20,8 @@ bind = f"{env.str('HOST', default='127.0.0.1')}:{env.int('PORT', default=8000)}"
 workers = env.int("WEB_CONCURRENCY", default=multiprocessing.cpu_count() * 2)
 # Threads keep client connections alive between requests and let a worker
 # run Python while another request waits on PostgreSQL or Redis; two per
-# worker measured 1.1-1.2x the requests per second of sync workers (BENCHMARKS.md).
+# worker served as many requests per second as sync workers or more, at the same CPU per
+# request (docs/performance.md, "Settled experiments").
 worker_class = env.str("GUNICORN_WORKER_CLASS", default="gthread")
 threads = env.int("GUNICORN_THREADS", default=2)
 # gunicorn_h1c's C parser reads requests; "fast" fails at start if it is missing.
@@ -46,7 +47,7 @@ logconfig_dict = logging_config(
 
 # Headers leave with the body in one write: a worker killed mid-response leaves a
 # balancer nothing (which it retries elsewhere) rather than half a response.
-# (GUNICORN_WHOLE_RESPONSES=false only to measure what that costs: make floor.)
+# (GUNICORN_WHOLE_RESPONSES=false only to measure what that costs: docs/performance.md.)
 if env.bool("GUNICORN_WHOLE_RESPONSES", default=True):
     whole_responses.install()
 

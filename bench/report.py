@@ -1,16 +1,41 @@
-"""BENCHMARKS.md and docs/benchmarks.png from the results of bench/bench.py."""
+"""BENCHMARKS.md and docs/benchmarks.png from the results of bench/bench.py.
+
+The generated tables, then bench/NOTES.md (what the figures mean, and the measurements
+no run writes), then the part a run through the balancer writes, kept by a run without.
+"""
 
 import statistics
 from pathlib import Path
 
+from matplotlib import pyplot
+
+from bench.machine import PARTS
+from harness.server import OUT_OF_REACH
+
 ROOT = Path(__file__).resolve().parent.parent
+PATH = ROOT / "BENCHMARKS.md"
 COMMAND = "PEER_URL=http://127.0.0.1:9000/notes make bench"
-# The part bench/balancer.py writes; a run of the service alone keeps it.
+BALANCER_COMMAND = (
+    f"NOTES_THROTTLE_ANON={OUT_OF_REACH} NOTES_THROTTLE_USER={OUT_OF_REACH} "
+    "CLUSTER_APP_PORTS=8001 make cluster, then BENCH_URL=http://127.0.0.1:8080 "
+    "BENCH_DIRECT_URL=http://127.0.0.1:8001 "
+    "BENCH_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5440/notes make bench"
+)
 BALANCER_START, BALANCER_END = "<!-- balancer -->", "<!-- /balancer -->"
+# The site's page docs/benchmarks.md shows the chart itself, then includes this file from here.
+SITE_START = "<!-- --8<-- [start:figures] the site's docs/benchmarks.md includes from here -->"
+SIDES = {"service": ("this service", -0.2), "peer": ("original design (peer)", 0.2)}
 
 
 def median(runs, key):
     return statistics.median(run[key] for run in runs) if runs else None
+
+
+def medians(runs):
+    return [
+        f"{median(runs, 'rps'):,.0f}",
+        *(f"{median(runs, k):.2f}" for k in ("p50_ms", "p99_ms")),
+    ]
 
 
 def round_ratios(runs):
@@ -22,30 +47,20 @@ def ratio(runs):
     return statistics.median(round_ratios(runs)) if runs["peer"] else None
 
 
-def table(results):
+def table(results, other="peer"):
     lines = [
-        "| scenario | req/s | p50 ms | p99 ms | non-2xx | socket errors "
-        "| peer req/s | peer p50 ms | peer p99 ms | paired ratio (each round) |",
+        f"| scenario | req/s | p50 ms | p99 ms | non-2xx | socket errors | {other} req/s "
+        f"| {other} p50 ms | {other} p99 ms | paired ratio (each round) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, runs in results.items():
         service, peer = runs["service"], runs["peer"]
-        cells = [
-            name,
-            f"{median(service, 'rps'):,.0f}",
-            f"{median(service, 'p50_ms'):.2f}",
-            f"{median(service, 'p99_ms'):.2f}",
-            str(sum(run["non_2xx"] for run in service)),
-            str(sum(run["socket_errors"] for run in service)),
-        ]
+        errors = [str(sum(run[key] for run in service)) for key in ("non_2xx", "socket_errors")]
+        cells = [name, *medians(service), *errors]
         if peer:
-            cells += [
-                f"{median(peer, 'rps'):,.0f}",
-                f"{median(peer, 'p50_ms'):.2f}",
-                f"{median(peer, 'p99_ms'):.2f}",
-                # Each round's ratio too: the spread shows how noisy the machine was.
-                f"**{ratio(runs):.2f}x** ({', '.join(f'{r:.2f}' for r in round_ratios(runs))})",
-            ]
+            # Each round's ratio too: the spread shows how noisy the machine was.
+            rounds = ", ".join(f"{r:.2f}" for r in round_ratios(runs))
+            cells += [*medians(peer), f"**{ratio(runs):.2f}x** ({rounds})"]
         else:
             cells += ["–"] * 4
         lines.append("| " + " | ".join(cells) + " |")
@@ -54,62 +69,50 @@ def table(results):
 
 def machine_table(results):
     """Whole-machine CPU per request, by part, medians over the rounds: service | peer."""
-    parts = ["app", "postgres", "redis", "wrk", "softirq", "other", "idle"]
     lines = [
-        "| scenario | side | " + " | ".join(f"{p} µs" for p in parts) + " | busy µs | idle share |",
-        "|---|---|" + "---:|" * (len(parts) + 2),
+        "| scenario | side | " + " | ".join(f"{p} µs" for p in PARTS) + " | busy µs | idle share |",
+        "|---|---|" + "---:|" * (len(PARTS) + 2),
     ]
     for name, runs in results.items():
         for side in ("service", "peer"):
-            cpu = [run["cpu_us"] for run in runs[side] if "cpu_us" in run]
+            cpu = [run["cpu_us"] for run in runs[side]]
             if not cpu:
                 continue
-            cells = [statistics.median(c[p] for c in cpu) for p in parts]
-            busy = statistics.median(sum(c[p] for p in parts if p != "idle") for c in cpu)
+            numbers = " | ".join(f"{statistics.median(c[p] for c in cpu):,.0f}" for p in PARTS)
+            busy = statistics.median(sum(c[p] for p in PARTS if p != "idle") for c in cpu)
             idle = statistics.median(c["idle_share"] for c in cpu)
-            numbers = " | ".join(f"{v:,.0f}" for v in cells)
             lines.append(f"| {name} | {side} | {numbers} | {busy:,.0f} | {idle:.0%} |")
     return "\n".join(lines)
 
 
 def chart(report, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    sizes = list(report["sizes"])
-    figure, axes = pyplot.subplots(1, len(sizes), figsize=(7 * len(sizes), 5), squeeze=False)
-    for axis, size in zip(axes[0], sizes, strict=True):
-        results = report["sizes"][size]
-        names = list(results)
-        service = [median(results[n]["service"], "rps") for n in names]
-        peer = [median(results[n]["peer"], "rps") or 0 for n in names]
-        positions = range(len(names))
-        axis.bar([p - 0.2 for p in positions], service, 0.4, label="this service")
-        if any(peer):
-            axis.bar([p + 0.2 for p in positions], peer, 0.4, label="original design (peer)")
-        axis.set_xticks(list(positions), names, rotation=35, ha="right")
+    count = len(report["sizes"])
+    figure, axes = pyplot.subplots(1, count, figsize=(7 * count, 5), squeeze=False)
+    for axis, (size, results) in zip(axes[0], report["sizes"].items(), strict=True):
+        for side, (label, offset) in SIDES.items():
+            if any(rps := [median(runs[side], "rps") or 0 for runs in results.values()]):
+                axis.bar([p + offset for p in range(len(rps))], rps, 0.4, label=label)
+        axis.set_xticks(range(len(results)), list(results), rotation=35, ha="right")
         axis.set_ylabel("requests per second (median)")
         axis.set_title(f"{int(size):,} notes")
         axis.legend()
     figure.tight_layout()
-    path.parent.mkdir(exist_ok=True)
     figure.savefig(path, dpi=110)
 
 
-def write_report(report, notes=""):
+def write_report(report):
     machine = report["machine"]
     parts = [
         "# Benchmarks",
         "",
+        "![requests per second](docs/benchmarks.png)",
+        "",
+        SITE_START,
         f"Made by `{COMMAND}` (without `PEER_URL` for the service alone).",
         f"Machine: {machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, "
         f"PostgreSQL {machine['postgres']}. wrk {machine['wrk']}; with a peer, "
         f"{machine['rounds']} rounds alternating service and peer, ratios are the median "
         "of the per-round ratios (service ÷ peer).",
-        "",
-        "![requests per second](docs/benchmarks.png)",
         "",
     ]
     for size, results in report["sizes"].items():
@@ -118,32 +121,39 @@ def write_report(report, notes=""):
             for m in report["memory_mib"][size]
         )
         parts += [
-            f"## {int(size):,} notes",
-            "",
-            table(results),
-            "",
-            f"Worker memory after the run, MiB (USS: what one more worker adds): {memory}.",
-            "",
+            f"## {int(size):,} notes\n\n{table(results)}\n",
+            f"Worker memory after the run, MiB (USS: what one more worker adds): {memory}.\n",
             "Where the machine's CPU went, µs per request (medians of the rounds): the app "
-            "server, PostgreSQL, Redis, wrk, the kernel's softirq time, the rest, and idle.",
-            "",
-            machine_table(results),
-            "",
+            "server, PostgreSQL, Redis, wrk, the kernel's softirq time, the rest, and idle.\n",
+            f"{machine_table(results)}\n",
+            f"`seed --fake {int(size):,}` took {report['seed_seconds'][size]:.1f} s, "
+            "Django's start included.\n",
         ]
-        if size in report.get("seed_seconds", {}):
-            seconds = report["seed_seconds"][size]
-            seeded = f"`seed --fake {int(size):,}` took {seconds:.1f} s, Django's start included."
-            parts += [seeded, ""]
     chart(report, ROOT / "docs" / "benchmarks.png")
-    notes_file = ROOT / "bench" / "NOTES.md"
-    if notes_file.exists():
-        parts += [notes_file.read_text()]
-    path = ROOT / "BENCHMARKS.md"
-    old = path.read_text() if path.exists() else ""
-    if BALANCER_START in old:
-        block = old[old.index(BALANCER_START) : old.index(BALANCER_END) + len(BALANCER_END)]
-        parts += ["", block, ""]
-    path.write_text("\n".join(parts))
+    write(main="\n".join(parts) + "\n" + (ROOT / "bench" / "NOTES.md").read_text())
+
+
+def write_balancer(report):
+    """The "Through the balancer" part of BENCHMARKS.md, in place of the last run's."""
+    parts = [
+        BALANCER_START,
+        "## Through the balancer\n",
+        f"Made by `{BALANCER_COMMAND}`: {report['url']} against "
+        f"{report['direct_url'] or 'nothing'}, alternating, {report['machine']['rounds']} "
+        "round(s); ratios are through ÷ direct.\n",
+    ]
+    for size, results in report["sizes"].items():
+        parts += [f"### {int(size):,} notes\n\n{table(results, other='direct')}\n"]
+    write(balancer="\n".join(parts) + "\n" + BALANCER_END)
+
+
+def write(main=None, balancer=None):
+    """BENCHMARKS.md: a run's tables and bench/NOTES.md, then the balancer's part; each kept
+    from the file as it was unless given."""
+    old = PATH.read_text() if PATH.exists() else "# Benchmarks\n"
+    cut = old.find(BALANCER_START) if BALANCER_START in old else len(old)
+    main, balancer = main or old[:cut], balancer or old[cut:]
+    PATH.write_text(f"{main.rstrip()}\n\n{balancer.strip()}\n".rstrip() + "\n")
 
 
 if __name__ == "__main__":

@@ -1,2 +1,4 @@
-"""What the tests and the benchmarks share: a gunicorn to serve the project, clients that
-load it, and the check of the database against what the clients were told."""
+"""What the tests and the benchmarks share: the environment of a server under measurement and
+a gunicorn to serve the project in it, its workers found and measured, clients that load it
+(the soak's traffic among them), and the check of the database against what the clients
+were told."""

@@ -1,5 +1,7 @@
-"""What clients were told, checked against what the database holds: lost and duplicated writes."""
+"""The one ledger of the tests and the soak: the writes clients were told succeeded, checked
+against what the database holds (lost and duplicated writes)."""
 
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,19 +13,31 @@ from harness.load import Acknowledged
 
 @dataclass
 class Ledger:
-    """Acknowledged writes: created notes by content, and sends by note id."""
+    """Acknowledged writes: created notes by content, and sends by note id; thread-safe."""
 
     creates: Counter[str] = field(default_factory=Counter)
     sends: Counter[int] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def created(self, content: str) -> None:
+        with self.lock:
+            self.creates[content] += 1
+
+    def sent(self, note: int) -> None:
+        with self.lock:
+            self.sends[note] += 1
+
+    def writes(self) -> int:
+        return sum(self.creates.values()) + sum(self.sends.values())
 
     @classmethod
     def of(cls, acknowledged: Iterable[Acknowledged]) -> "Ledger":
         ledger = cls()
         for write in acknowledged:
             if write.kind == "create":
-                ledger.creates[write.note["content"]] += 1
+                ledger.created(write.note["content"])
             else:  # a send's note is its target; send-next's is the note it answered with
-                ledger.sends[write.note["id"]] += 1
+                ledger.sent(write.note["id"])
         return ledger
 
 
@@ -51,7 +65,7 @@ def check(
                 ).fetchall()
             )
         )
-        times_sent: dict[int, int] = dict(conn.execute("SELECT id, times_sent FROM notes"))
+    times_sent = sends_now(database_url)
     before = sends_before or {}
     sent = Counter({note: count - before.get(note, 0) for note, count in times_sent.items()})
     return Check(

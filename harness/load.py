@@ -18,6 +18,8 @@ from typing import Any
 
 import requests
 
+from harness.wait import until
+
 LEAD = 1.0  # seconds of load before and after the event under test
 
 
@@ -80,13 +82,12 @@ class Clients:
     def wait_for(self, count: int, ok: set[int], timeout: float = 60) -> bool:
         """Wait until every client has had `count` answers in `ok` from here on."""
         start = len(self.outcomes)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def met() -> bool:
             later = Counter(o.client for o in self.outcomes[start:] if o.status in ok)
-            if all(later[n] >= count for n in range(len(self.threads))):
-                return True
-            time.sleep(0.1)
-        return False
+            return all(later[n] >= count for n in range(len(self.threads)))
+
+        return until(met, timeout)
 
     def run_until(self, count: int, ok: set[int], timeout: float = 60) -> None:
         """`wait_for`, then stop; an AssertionError if the goal was not met in `timeout` s."""

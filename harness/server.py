@@ -1,21 +1,24 @@
-"""The project served by gunicorn with its own gunicorn.conf.py: started and stopped here."""
+"""The project served by gunicorn with its own gunicorn.conf.py: its environment, started and
+stopped here, and its workers found and measured (psutil)."""
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import requests
 
 from harness.wait import until
 
 ROOT = Path(__file__).resolve().parent.parent
+OUT_OF_REACH = "100000000/minute"  # a rate limit that stays on, and that no run reaches
 
 
 class ServerFailed(RuntimeError):
@@ -35,6 +38,22 @@ class Server:
         return self.log.read_text() if self.log else "(no log kept)"
 
 
+def environment(**settings: str) -> dict[str, str]:
+    """The environment of a server under test or measurement, `settings` over it: this
+    process's, with DEBUG off as in production, a random SECRET_KEY, rate limits out of reach,
+    gunicorn's default count of workers and a free port on 127.0.0.1."""
+    return {
+        "WEB_CONCURRENCY": str(2 * (os.cpu_count() or 1)),  # gunicorn.conf.py's default
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        **{f"NOTES_THROTTLE_{scope}": OUT_OF_REACH for scope in ("ANON", "USER", "LOGIN")},
+        **settings,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -42,17 +61,25 @@ def free_port() -> int:
 
 
 def children_of(pid: int) -> set[int]:
-    """The processes whose parent is `pid` (gunicorn forks workers from more than one thread)."""
-    children = set()
-    for child in filter(str.isdigit, os.listdir("/proc")):
+    """The processes whose parent is `pid` (none once it has exited)."""
+    try:
+        return {child.pid for child in psutil.Process(pid).children()}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def memory_mib(pids: Iterable[int]) -> dict[int, dict[str, float]]:
+    """Each live process's RSS, PSS and USS in MiB. RSS counts the pages a worker shares with
+    the master under preload_app; PSS splits shared pages among their users; USS is what one
+    more worker adds."""
+    sizes = {}
+    for pid in pids:
         try:
-            with open(f"/proc/{child}/stat") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+            memory = psutil.Process(pid).memory_full_info()
+        except psutil.NoSuchProcess:
             continue
-        if parent == pid:
-            children.add(int(child))
-    return children
+        sizes[pid] = {size: getattr(memory, size) / 2**20 for size in ("rss", "pss", "uss")}
+    return sizes
 
 
 @contextmanager
@@ -89,14 +116,14 @@ def gunicorn(
 
 
 def wait_until_serving(server: Server, path: str, workers: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not (answers(server.url + path) and len(server.workers()) >= workers):
+    def serving() -> bool:
         if server.process.poll() is not None:
             raise ServerFailed(f"gunicorn exited early:\n{server.log_text()}")
-        if time.monotonic() > deadline:
-            stop(server)
-            raise ServerFailed(f"gunicorn did not serve in {timeout} s:\n{server.log_text()}")
-        time.sleep(0.1)
+        return answers(server.url + path) and len(server.workers()) >= workers
+
+    if not until(serving, timeout):
+        stop(server)
+        raise ServerFailed(f"gunicorn did not serve in {timeout} s:\n{server.log_text()}")
 
 
 def answers(url: str) -> bool:

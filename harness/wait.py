@@ -1,5 +1,5 @@
-"""Waiting for a condition, bounded: the one polling loop of the tests and the benchmarks,
-and the condition most of them wait on, read from PostgreSQL itself."""
+"""Waiting for a condition, bounded: the polling loop of the harness, of most tests and of the
+cluster's measurements, and the condition many of them wait on, read from PostgreSQL itself."""
 
 import time
 from collections.abc import Callable

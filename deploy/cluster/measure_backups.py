@@ -27,6 +27,9 @@ from pathlib import Path
 import psycopg
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from harness.wait import until
+
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DIR = Path(os.environ.get("CLUSTER_RUN_DIR", "/tmp/notes-cluster"))
 BACKUP_DIR = Path(os.environ.get("CLUSTER_BACKUP_DIR", "/var/lib/notes-backups"))
@@ -152,6 +155,7 @@ def wal_per_thousand_creates(key: str) -> None:
 
 def loss_window(key: str, samples: int = 5) -> None:
     seconds = []
+    query = "SELECT last_archived_wal >= pg_walfile_name(%s::pg_lsn) FROM pg_stat_archiver"
     for _ in range(samples):
         requests.post(
             f"{BALANCER}/api/notes/",
@@ -160,9 +164,8 @@ def loss_window(key: str, samples: int = 5) -> None:
         )
         ((position,),) = sql("SELECT pg_current_wal_lsn()::text")
         written = time.monotonic()
-        query = "SELECT last_archived_wal >= pg_walfile_name(%s::pg_lsn) FROM pg_stat_archiver"
-        while not sql(query, [position])[0][0]:
-            time.sleep(0.05)
+        if not until(lambda at=position: sql(query, [at])[0][0], timeout=120, step=0.05):
+            raise RuntimeError(f"the WAL at {position} was not archived within 120 s")
         seconds.append(time.monotonic() - written)
     print(
         f"a write archived after {min(seconds):.1f}-{max(seconds):.1f} s"

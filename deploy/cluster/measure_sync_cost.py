@@ -21,6 +21,9 @@ from pathlib import Path
 import psycopg
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from harness.wait import until
+
 RUN_DIR = Path(os.environ.get("CLUSTER_RUN_DIR", "/tmp/notes-cluster"))
 BALANCER = f"http://127.0.0.1:{os.environ.get('CLUSTER_BALANCER_PORT', '8080')}"
 PRIMARY_PORT = os.environ.get("CLUSTER_PRIMARY_PORT", "5440")
@@ -40,14 +43,14 @@ def synchronous(on: bool) -> None:
     """Set synchronous_mode, and wait until the primary's synchronous_standby_names says so."""
     value = "true" if on else "false"
     patronictl("edit-config", "--force", "-s", f"synchronous_mode={value}")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def taken_effect() -> bool:
         with psycopg.connect(PRIMARY, autocommit=True) as conn:
             (names,) = conn.execute("SHOW synchronous_standby_names").fetchone()
-        if bool(names) == on:
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"synchronous_mode={value} did not take effect")
+        return bool(names) == on
+
+    if not until(taken_effect, timeout=60, step=0.5):
+        raise RuntimeError(f"synchronous_mode={value} did not take effect")
 
 
 def user_token() -> str:

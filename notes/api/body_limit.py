@@ -38,7 +38,8 @@ class ChunkedBodyLimit:
 
     def __init__(self, application: WSGIApplication) -> None:
         self.application = application
-        # Read once: a settings lookup costs a request more than the rest of this.
+        # Read when the application is built (a settings lookup costs a request more than the
+        # rest of this); RequestBodyLimitMiddleware below reads it again on every request.
         self.limit = settings.REQUEST_BODY_LIMIT
 
     def __call__(

@@ -4,10 +4,9 @@ import uuid
 
 from django.db import connection
 
-from bench.load import Soak
-from bench.soak import report
-from bench.traffic import Traffic
+from bench.soak import report, soak
 from conftest import database_url, gunicorn
+from harness.traffic import Traffic
 
 SECONDS = 10
 
@@ -22,8 +21,8 @@ def test_a_short_soak_has_no_5xx_and_loses_or_duplicates_no_write(
 
     with gunicorn(tmp_path, GUNICORN_ACCESS_LOG="") as (url, server, _):
         traffic = Traffic(url, token.key, ids, uuid.uuid4().hex[:8])
-        result = Soak(traffic, clients=16, server_pid=server.pid).run(
-            database, seconds=SECONDS, load=0.7, capacity_seconds=3
+        result = soak(
+            traffic, database, server.pid, SECONDS, load=0.7, capacity_seconds=3, clients=16
         )
 
     print(report(result))
