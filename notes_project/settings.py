@@ -169,6 +169,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "notes",
     "notes.idempotency",
+    # The HTTP layer: its checks and signal receivers connect in its ready().
+    "notes.api",
 ]
 
 # Entries from notes.api.browser_only are the framework's own middleware, in their
