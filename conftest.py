@@ -4,7 +4,6 @@ import fcntl
 import os
 import shutil
 import subprocess
-import warnings
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +28,8 @@ BASE_DIR = Path(__file__).resolve().parent
 _REDIS, _REDIS_DB = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15").rsplit("/", 1)
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_REDIS_URL = f"{_REDIS}/{int(_REDIS_DB) - _WORKER}"
+# DATABASE_URL's database: pytest-django's test database takes its place once a test needs one.
+CONFIGURED_DATABASE = connection.settings_dict["NAME"]
 GENEROUS_RATES = {"anon": "100000/minute", "user": "100000/minute", "login": "100000/minute"}
 ARTIFACTS = BASE_DIR / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -67,12 +68,18 @@ def static_files(tmp_path_factory):
 
 @pytest.fixture(scope="session", autouse=True)
 def no_connection_outlives_the_suite(django_db_setup, django_db_blocker):
-    """At the end, no session but ours is left on the test database (else it cannot be dropped)."""
+    """At the end, no session but ours is left on the test database (else it cannot be dropped).
+
+    A leak fails the run, at the teardown of its last test: each session is listed
+    with its last query and the local process holding its client end (`ss`).
+    """
     yield
+    if connection.settings_dict["NAME"] == CONFIGURED_DATABASE:
+        return  # no test asked for a database, so none was made
     with django_db_blocker.unblock():
         others = harness.wait.until(lambda: not other_sessions(), timeout=10) or other_sessions()
     if others is not True:
-        warnings.warn(f"sessions left on the test database: {others}", stacklevel=1)
+        pytest.fail(f"sessions left on the test database: {others}", pytrace=False)
 
 
 def other_sessions():

@@ -39,8 +39,10 @@ class NoteAdmin(ModelAdmin):
         else:
             saved = services.create_note(content=obj.content)
         if saved is not None:
-            obj.__dict__.update({field: getattr(saved, field) for field in NOTE_COLUMNS})
-            obj._state.adding, obj._state.db = False, saved._state.db
+            # The admin goes on with obj (its log entry, its message, the redirect to
+            # it): it takes the row as written, the database's id and times included.
+            for field in NOTE_COLUMNS:
+                setattr(obj, field, getattr(saved, field))
 
     def delete_model(self, request: HttpRequest, obj: Note) -> None:
         services.delete_note(note_id=obj.pk)

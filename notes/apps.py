@@ -10,10 +10,11 @@ class NotesConfig(AppConfig):
 
     def ready(self) -> None:
         from axes.signals import user_locked_out
+        from django.conf import settings
         from django.contrib.auth.signals import user_login_failed
+        from django.core.signals import request_finished
 
-        from notes import database_timeouts, logins
-        from notes.api import checks  # noqa: F401 (registers the API's system checks)
+        from notes import database_timeouts, logins, replica
 
         # After axes' own receiver (axes comes first in INSTALLED_APPS), so the
         # attempt is recorded and its address known when it is logged.
@@ -23,3 +24,7 @@ class NotesConfig(AppConfig):
         # Sent once per migrate for this app, before any migration and after all.
         pre_migrate.connect(database_timeouts.lift_for_migrate, sender=self)
         post_migrate.connect(database_timeouts.restore_after_migrate, sender=self)
+
+        if replica.REPLICA in settings.DATABASES:
+            # A replica connection that led to a promoted member closes after its request.
+            request_finished.connect(replica.close_promoted_connection)

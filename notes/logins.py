@@ -16,8 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.crypto import salted_hmac
 
-from notes.api.metrics import route_label
-from notes_project.metrics import LOGIN_FAILURES, LOGIN_LOCKOUTS
+from notes_project.metrics import LOGIN_FAILURES, LOGIN_LOCKOUTS, route_label
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

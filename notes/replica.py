@@ -12,10 +12,11 @@ write (GitLab's database load balancing does the same). Everything else
 
 import logging
 import math
+import threading
 import time
 import weakref
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
@@ -90,10 +91,23 @@ def answers(alias: str) -> bool:
 
 @dataclass
 class Seen:
-    """What one connection to the replica answered last: its replayed position, and when."""
+    """What one connection to the replica answered last: its replayed position, and when;
+    and whether it leads to a member promoted since (closed once its request ends)."""
 
     replayed: int
     at: float
+    promoted: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The last check's outcome, replaced whole: a thread reads all of it or none."""
+
+    # When it was checked (time.monotonic()), whether reads may use the replica, and
+    # whether the primary did not answer while the replica did.
+    at: float
+    usable: bool
+    primary_lost: bool = False
 
 
 class ReplicaMonitor:
@@ -105,8 +119,9 @@ class ReplicaMonitor:
     most that transaction's age old: past MAX_LAG (or with none replayed since
     it started), reads leave it. That bound holds however long the process was
     idle, and it overstates the lag only in the moment after a quiet spell
-    before the first new commit is replayed. Threads of a worker share it; a
-    race costs at most a second check.
+    before the first new commit is replayed. Threads of a worker share it: one
+    of them checks at a time (the others keep to the last verdict meanwhile),
+    and each verdict is one object, written whole.
 
     Each thread also has its own connection to the replica's address, which after
     a failover may lead to a member that was promoted (a connection stays with the
@@ -116,27 +131,33 @@ class ReplicaMonitor:
     """
 
     def __init__(self) -> None:
-        self.checked_at = -math.inf
-        self.usable = False
-        # The primary did not answer the last check, and the replica did.
-        self.primary_lost = False
+        self.verdict = Verdict(at=-math.inf, usable=False)
+        self.checking = threading.Lock()
         # Per connection to the replica (each thread has its own); forgotten with it.
         self.seen: weakref.WeakKeyDictionary[object, Seen] = weakref.WeakKeyDictionary()
 
     def is_usable(self) -> bool:
+        verdict = self.verdict
         now = time.monotonic()
-        if now - self.checked_at >= settings.DATABASE_REPLICA_CHECK_INTERVAL:
-            self.checked_at = now
-            self.usable = self.check()
-        return self.usable
+        if now - verdict.at < settings.DATABASE_REPLICA_CHECK_INTERVAL:
+            return verdict.usable
+        if not self.checking.acquire(blocking=False):
+            return verdict.usable  # another thread is checking
+        try:
+            # The last verdict holds as of now while this check runs: the other threads
+            # keep to it rather than wait (the check may wait on a server that hangs).
+            self.verdict = replace(verdict, at=now)
+            self.verdict = self.check(now)
+        finally:
+            self.checking.release()
+        return self.verdict.usable
 
-    def check(self) -> bool:
+    def check(self, now: float) -> Verdict:
         try:
             replayed, age = self.read_replica()
         except DatabaseError as exc:
             logger.warning("Reads go to the primary: the replica does not answer (%s)", exc)
-            self.primary_lost = False
-            return False
+            return Verdict(now, usable=False)
         try:
             flushed = position(PRIMARY, FLUSHED_SQL)
         except DatabaseError as exc:
@@ -144,22 +165,20 @@ class ReplicaMonitor:
             # acknowledged write and nothing newer exists anywhere, so it serves the reads,
             # authentication's included.
             logger.warning("Reads stay on the replica: the primary does not answer (%s)", exc)
-            self.primary_lost = True
-            return True
-        self.primary_lost = False
+            return Verdict(now, usable=True, primary_lost=True)
         if replayed >= flushed:
-            return True
+            return Verdict(now, usable=True)
         if age is None or age > settings.DATABASE_REPLICA_MAX_LAG:
             logger.warning("Reads go to the primary: the replica is behind by %s s", age)
-            return False
-        return True
+            return Verdict(now, usable=False)
+        return Verdict(now, usable=True)
 
     def read_replica(self) -> tuple[int, float | None]:
         """The replayed position and lag of this thread's replica connection.
 
         A connection that leads to a member promoted since serves on (that member
-        holds everything) until its request ends, then closes (Django's close_at):
-        the next one finds a replica.
+        holds everything) until its request ends, then closes
+        (close_promoted_connection): the next one finds a replica.
         """
         wrapper = connections[REPLICA]
         with wrapper.cursor() as cursor:
@@ -167,9 +186,9 @@ class ReplicaMonitor:
             replayed, age, promoted = cursor.fetchone()
         if promoted:
             logger.warning("A replica connection leads to a promoted member: closed after use")
-            wrapper.close_at = time.monotonic()
         seen = self.seen_on(wrapper.connection)
-        self.seen[wrapper.connection] = Seen(max(seen.replayed, replayed), time.monotonic())
+        replayed_here = max(seen.replayed, replayed)
+        self.seen[wrapper.connection] = Seen(replayed_here, time.monotonic(), promoted)
         return replayed, age
 
     def seen_on(self, connection: object) -> Seen:
@@ -209,11 +228,10 @@ class ReplicaMonitor:
         """A read on the primary just failed for want of it: until the next check (one
         interval from now, so this request waits on no check of its own), reads and what
         authentication reads come from the replica."""
-        self.primary_lost = self.usable = True
-        self.checked_at = time.monotonic()
+        self.verdict = Verdict(time.monotonic(), usable=True, primary_lost=True)
 
     def mark_unusable(self) -> None:
-        self.usable, self.checked_at = False, time.monotonic()
+        self.verdict = Verdict(time.monotonic(), False, self.verdict.primary_lost)
 
 
 # Keeps the larger position, so two writes finishing out of order never move a pin
@@ -268,7 +286,16 @@ def primary_is_lost() -> bool:
     """Whether this process saw the primary not answer, while the replica did, in the last
     PRIMARY_LOST_HOLD seconds. It asks no server: a request that only writes must never wait
     on the replica (which may hang)."""
-    return monitor.primary_lost and time.monotonic() - monitor.checked_at < PRIMARY_LOST_HOLD
+    verdict = monitor.verdict
+    return verdict.primary_lost and time.monotonic() - verdict.at < PRIMARY_LOST_HOLD
+
+
+def close_promoted_connection(**kwargs: object) -> None:
+    """request_finished: this thread's replica connection closes if it led to a promoted
+    member (NotesConfig.ready() connects it when there is a replica)."""
+    wrapper = connections[REPLICA]
+    if monitor.seen_on(wrapper.connection).promoted:
+        wrapper.close()
 
 
 @dataclass

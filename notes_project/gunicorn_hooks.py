@@ -5,6 +5,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -12,9 +13,18 @@ from gunicorn import glogging
 
 logger = logging.getLogger("gunicorn.error")
 
-# Set once per master, so a configuration reload keeps the workers' directory.
-PREPARED_DIR = "NOTES_METRICS_DIR_PREPARED"
-OWN_DIR = "NOTES_METRICS_DIR_OWN"
+
+@dataclass
+class MetricsDir:
+    """The master's metrics directory, prepared once. A reload (HUP) runs gunicorn.conf.py
+    again in the same master, where this module stays imported: the workers of a reload
+    keep counting into the same files."""
+
+    path: str | None = None
+    own: bool = False  # made here, so removed on exit
+
+
+metrics_dir = MetricsDir()
 
 
 class AccessLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn has no type hints
@@ -53,7 +63,7 @@ def prepare_metrics_dir() -> None:
     removed on exit. Either way it happens once per master: the workers of a
     reload keep counting into the same files.
     """
-    if os.environ.get(PREPARED_DIR):
+    if metrics_dir.path is not None:
         return
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
@@ -62,8 +72,11 @@ def prepare_metrics_dir() -> None:
             os.remove(stale)
     else:
         path = tempfile.mkdtemp(prefix="notes-metrics-")
-        os.environ[OWN_DIR] = path
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[PREPARED_DIR] = path
+        metrics_dir.own = True
+    metrics_dir.path = path
+    # prometheus-client reads its directory from the environment only (the workers
+    # inherit it): the one setting here that must go through os.environ.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
 
 
 def start_exporter(host: str, port: int) -> None:
@@ -91,6 +104,5 @@ def worker_exited(pid: int) -> None:
 
 
 def remove_own_metrics_dir() -> None:
-    path = os.environ.get(OWN_DIR)
-    if path:
-        shutil.rmtree(path, ignore_errors=True)
+    if metrics_dir.own and metrics_dir.path:
+        shutil.rmtree(metrics_dir.path, ignore_errors=True)

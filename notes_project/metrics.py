@@ -4,7 +4,9 @@ Every metric has labels, so none writes a file before its first use (which
 would happen in gunicorn's master, that serves no request).
 """
 
+import functools
 import logging
+import re
 from collections.abc import Iterator
 
 from prometheus_client import Counter, Histogram
@@ -42,6 +44,21 @@ LOGIN_LOCKOUTS = Counter(
     "Password logins refused by a lock: the failure that set it, and every attempt while it holds.",
     ["route"],
 )
+
+
+NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
+@functools.lru_cache(maxsize=256)
+def route_label(route: str) -> str:
+    """Django's route of the matched URL, its regular expressions made readable: the
+    label of every metric by route (the requests', the logins').
+
+    `api/^notes/(?P<pk>\\d+)/?$` becomes `api/notes/{pk}/`; a `path()` route
+    such as `admin/<path:url>` stays as it is.
+    """
+    readable = NAMED_GROUP.sub(r"{\1}", route).replace("/?", "/")
+    return readable.replace("^", "").replace("$", "") or "/"
 
 
 class WalArchivingCollector:

@@ -1,4 +1,8 @@
-"""WSGI entry point, served by gunicorn (see gunicorn.conf.py)."""
+"""WSGI entry point, served by gunicorn (see gunicorn.conf.py).
+
+One Django handler, running settings.MIDDLEWARE for every request, inside
+ChunkedBodyLimit (notes/api/body_limit.py), which must wrap it from outside.
+"""
 
 import os
 
@@ -8,8 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_project.settings")
 
 django_application = get_wsgi_application()
 
-# Need Django set up:
+# Needs Django set up:
 from notes.api.body_limit import ChunkedBodyLimit  # noqa: E402
-from notes.api.browserless import BrowserlessSplit, browserless_handler  # noqa: E402
 
-application = ChunkedBodyLimit(BrowserlessSplit(django_application, browserless_handler()))
+application = ChunkedBodyLimit(django_application)

@@ -7,10 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, router
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -118,15 +116,11 @@ def record_use(token: Token) -> None:
         logger.warning("A token's last use was not recorded: %s", exc)
 
 
-def _forget_token_user(sender: type[Token], instance: Token, **kwargs: Any) -> None:
+def forget_token_user(sender: type[Token], instance: Token, **kwargs: Any) -> None:
+    """post_save and post_delete of a token (ApiConfig.ready() connects them)."""
     token_cache.forget_user(instance.user_id)
 
 
-def _forget_user(sender: type[AbstractBaseUser], instance: AbstractBaseUser, **kwargs: Any) -> None:
+def forget_user(sender: type[AbstractBaseUser], instance: AbstractBaseUser, **kwargs: Any) -> None:
+    """post_save and post_delete of a user (ApiConfig.ready() connects them)."""
     token_cache.forget_user(instance.pk)
-
-
-post_save.connect(_forget_token_user, sender=Token, dispatch_uid="token-cache-token-saved")
-post_delete.connect(_forget_token_user, sender=Token, dispatch_uid="token-cache-token-deleted")
-post_save.connect(_forget_user, sender=get_user_model(), dispatch_uid="token-cache-user-saved")
-post_delete.connect(_forget_user, sender=get_user_model(), dispatch_uid="token-cache-user-deleted")

@@ -26,6 +26,10 @@ def describe_limit(limit: int) -> str:
 class ChunkedBodyLimit:
     """WSGI middleware: give Django a chunked body's length, reading at most limit + 1 bytes.
 
+    It wraps the WSGI application, not inside MIDDLEWARE: Django's WSGIRequest
+    bounds the body by CONTENT_LENGTH before any middleware runs, and only the
+    server's start_response can close the connection.
+
     Django reads no body without a Content-Length, and a chunked request has
     none. Reading one byte past the limit is enough to know it is too large;
     RequestBodyLimitMiddleware then refuses it by the length given here.
@@ -63,7 +67,9 @@ def closing(start_response: StartResponse) -> StartResponse:
     def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         if ("Connection", "close") in headers:
             headers = [header for header in headers if header[0] != "Connection"]
-            # gunicorn's start_response is a method of its response, which can force a close.
+            # gunicorn's start_response is a method of its Response, whose force_close()
+            # closes the connection after this response. Not a documented interface:
+            # test_limits.py's tests under gunicorn pin it (the chunked 413 must close).
             force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
             if force_close is not None:
                 force_close()

@@ -1,12 +1,20 @@
-"""System checks (`manage.py check`, run by every management command) of the API's assumptions."""
+"""System checks (`manage.py check`, run by every management command) of the API's assumptions.
+
+NotesConfig.ready() registers them.
+"""
 
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 from rest_framework.permissions import BasePermission
 
+# Django's deployment check security.W003 looks for this exact path in MIDDLEWARE,
+# and is silenced: notes.api.browser_only's subclass of it stands there instead.
+CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
 
-@checks.register(checks.Tags.security)
+
 def permissions_decide_per_request(**kwargs: Any) -> list[checks.CheckMessage]:
     """NoteViewSet's writes do not read their note first, so no permission may need to see it.
 
@@ -32,5 +40,20 @@ def permissions_decide_per_request(**kwargs: Any) -> list[checks.CheckMessage]:
             hint="Read the note with get_object() in the write actions first.",
             obj=NoteViewSet,
             id="notes.E001",
+        )
+    ]
+
+
+def csrf_middleware_in_the_chain(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Django's security.W003, asked of classes: is CsrfViewMiddleware, or a subclass, there?"""
+    csrf = import_string(CSRF_MIDDLEWARE)
+    if any(issubclass(import_string(path), csrf) for path in settings.MIDDLEWARE):
+        return []
+    return [
+        checks.Warning(
+            f"Neither {CSRF_MIDDLEWARE} nor a subclass of it is in MIDDLEWARE: "
+            "forms are not protected from cross-site request forgery.",
+            hint="Add notes.api.browser_only.CsrfViewMiddleware to MIDDLEWARE.",
+            id="notes.W003",
         )
     ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -11,7 +9,12 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 
-from notes_project.metrics import IDEMPOTENT_REPLAYS, REQUEST_DURATION, THROTTLED_REQUESTS
+from notes_project.metrics import (
+    IDEMPOTENT_REPLAYS,
+    REQUEST_DURATION,
+    THROTTLED_REQUESTS,
+    route_label,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
@@ -19,18 +22,6 @@ if TYPE_CHECKING:
 # Methods are the client's to invent; each label value is a new series, so
 # anything unknown counts as one.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
-
-
-@functools.lru_cache(maxsize=256)
-def route_label(route: str) -> str:
-    """Django's route of the matched URL, its regular expressions made readable.
-
-    `api/^notes/(?P<pk>\\d+)/?$` becomes `api/notes/{pk}/`; a `path()` route
-    such as `admin/<path:url>` stays as it is.
-    """
-    readable = NAMED_GROUP.sub(r"{\1}", route).replace("/?", "/")
-    return readable.replace("^", "").replace("$", "") or "/"
 
 
 class MetricsMiddleware:

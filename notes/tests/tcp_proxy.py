@@ -78,4 +78,10 @@ class TcpProxy:
             pass
         finally:
             for end in (source, sink):
+                # shutdown() first: it wakes the other direction's thread, blocked on
+                # one of them. close() alone would not, and that thread's recv() would
+                # keep the socket open, unowned, with no FIN ever sent: a database
+                # session left idle after the server that opened it is gone.
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
                 end.close()

@@ -136,3 +136,27 @@ def test_seed_fake_adds_n_varied_valid_notes(capsys, monkeypatch, rebuild_indexe
 def test_seed_fake_refuses_a_non_positive_count():
     with pytest.raises(CommandError, match="positive"):
         call_command("seed", "--fake", "0")
+
+
+def test_migrate_goes_through_database_direct_url_when_it_is_set(scratch_database):
+    # DATABASE_URL leads nowhere (a pooler that is down): only the direct URL can serve.
+    name, connect = scratch_database
+    assert manage("ensure_services", database=name).returncode == 0
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres:postgres@127.0.0.1:1/{name}",
+        "DATABASE_DIRECT_URL": database_url(name),
+    }
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "0003_search_vector... OK" in result.stdout
+    with connect() as conn:
+        assert conn.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 3

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 from collections import Counter
 
 import psycopg
@@ -36,6 +37,29 @@ def server_via_proxy(database_proxy, tmp_path):
     )
     with gunicorn(tmp_path, DATABASE_URL=url, WEB_CONCURRENCY="2") as (server_url, _, _):
         yield server_url
+
+
+def test_the_proxy_closes_the_servers_end_once_the_client_has_gone():
+    """Catches a session left on the test database after a server behind the proxy stops:
+    the direction that sees the client leave must end the other, blocked on the server."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        proxy = TcpProxy("127.0.0.1", listener.getsockname()[1])
+        proxy.start()
+        try:
+            client = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+            upstream, _ = listener.accept()
+            upstream.settimeout(10)
+            # A query and its answer: both directions' threads are then waiting to read.
+            client.sendall(b"?")
+            assert upstream.recv(1) == b"?"
+            upstream.sendall(b"!")
+            assert client.recv(1) == b"!"
+            client.close()  # as a stopped worker's connection ends
+
+            assert upstream.recv(1) == b""  # the server hears the end (a timeout if not)
+            upstream.close()
+        finally:
+            proxy.stop()
 
 
 def test_database_outage_answers_503_then_recovers_by_itself(

@@ -19,6 +19,10 @@ INSTALL = ROOT / "deploy" / "install-locked.sh"
 # against the index even when the lock pinned it. These are it and what it needs.
 SMALL_LOCK = ["pytest-cov", "coverage", "pytest", "pluggy", "iniconfig", "packaging", "pygments"]
 NEWER = "99.0"
+# The pip that Python 3.11.7 bundles, which met the failure: pinned with its hash and
+# installed in the reproduction's own virtualenv, whatever pip this Python bundles.
+OLD_PIP = "pip==23.2.1"
+OLD_PIP_HASH = "sha256:7ccf472345f20d35bdc9d1841ff5f313260c2c33fe417f48c30ac46cccabf5be"
 
 
 def lock_entries(lock):
@@ -97,8 +101,15 @@ def test_the_old_install_command_fails_on_the_same_index(index_with_a_newer_rele
     tmp, small, env, _ = index_with_a_newer_release
     venv = tmp / "old-venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    python = venv / "bin" / "python"
+    old_pip = tmp / "old-pip.txt"
+    old_pip.write_text(f"{OLD_PIP} --hash={OLD_PIP_HASH}\n")
+    pip = [python, "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", "-q", "--require-hashes", "-r", old_pip], check=True)
+    version = subprocess.check_output([*pip, "--version"], text=True)
+    assert version.startswith(f"pip {OLD_PIP.split('==')[1]} ")
     done = subprocess.run(
-        [venv / "bin" / "python", "-m", "pip", "install", "--require-hashes", "-r", small],
+        [*pip, "install", "--require-hashes", "-r", small],
         env=env,
         capture_output=True,
         text=True,

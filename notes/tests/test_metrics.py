@@ -13,8 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import gunicorn
 from harness.server import free_port, workers_that_answered
-from notes.api.metrics import MetricsMiddleware, route_label
+from notes.api.metrics import MetricsMiddleware
 from notes.models import Note
+from notes_project.metrics import route_label
 
 DURATION = "notes_http_request_duration_seconds"
 

@@ -9,6 +9,7 @@ import psycopg
 from django.conf import settings
 from django.core.management.commands import migrate
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.utils import load_backend
 
 # Any fixed 64-bit number: the advisory lock every migrate of this project takes.
 LOCK_KEY = 0x6E6F7465735F6D67  # "notes_mg"
@@ -59,17 +60,22 @@ class Command(migrate.Command):
 
 @contextmanager
 def direct_connection(alias: str) -> Iterator[None]:
-    """With DATABASE_DIRECT_URL, migrate the default database through it, not a pooler."""
+    """With DATABASE_DIRECT_URL, migrate the default database through it, not a pooler.
+
+    The alias names, for this thread, a connection of its own, made as Django makes
+    any (load_backend's DatabaseWrapper) from a copy of its settings with the direct
+    URL's address and credentials; the configured connection is set back after.
+    """
     if not settings.DATABASE_DIRECT_URL or alias != DEFAULT_DB_ALIAS:
         yield
         return
-    wrapper = connections[alias]
-    direct = environ.Env.db_url_config(settings.DATABASE_DIRECT_URL)
-    saved = {key: wrapper.settings_dict[key] for key in DIRECT_KEYS}
-    wrapper.close()
-    wrapper.settings_dict.update({key: direct[key] for key in DIRECT_KEYS})
+    configured = connections[alias]
+    url = environ.Env.db_url_config(settings.DATABASE_DIRECT_URL)
+    direct_settings = {**configured.settings_dict, **{key: url[key] for key in DIRECT_KEYS}}
+    direct = load_backend(direct_settings["ENGINE"]).DatabaseWrapper(direct_settings, alias)
+    connections[alias] = direct
     try:
         yield
     finally:
-        wrapper.close()
-        wrapper.settings_dict.update(saved)
+        direct.close()
+        connections[alias] = configured
