@@ -71,3 +71,21 @@ class Note(models.Model):
 NOTE_COLUMNS: tuple[str, ...] = tuple(
     field.attname for field in Note._meta.concrete_fields if not field.generated
 )
+
+
+class UnpinnedWrite(models.Model):
+    """One row: the primary's WAL position after the latest write whose user's read-your-writes
+    pin could not be recorded in Redis (notes.pins). Every instance reads it with its replica
+    check (notes.replica), and no read goes to a replica that has not replayed it."""
+
+    id = models.SmallIntegerField(primary_key=True, default=1)
+    position = models.BigIntegerField()
+
+    class Meta:
+        db_table = "notes_unpinned_write"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="notes_unpinned_write_one_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"unpinned write at WAL byte {self.position}"

@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Model
 from django.http import HttpRequest
-from redis.exceptions import RedisError
 
-from notes.redis_client import redis_client
+from notes.pins import pins
+from notes.wal import PRIMARY_SQL, REPLAYED_SQL
 
 logger = logging.getLogger(__name__)
 
@@ -44,38 +44,6 @@ AUTH_MODELS = frozenset({"tokens.token", "auth.user", "sessions.session"})
 # read on a lost primary behind PgBouncer waits before it fails (query_wait_timeout).
 PRIMARY_LOST_HOLD = 5.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-# WAL positions as byte offsets (bigint), so Python and Redis compare plain integers.
-# The insert position covers every committed write, whatever synchronous_commit says.
-# At a page boundary it points past the page header (24 bytes, 40 at a segment's
-# start), where the next record would begin, a place no replay ever ends at while the
-# primary is quiet; the end of what was written is the page's start.
-INSERTED_SQL = """
-SELECT CASE WHEN pos % pg_size_bytes(current_setting('wal_segment_size')) = 40 THEN pos - 40
-            WHEN pos % current_setting('wal_block_size')::bigint = 24 THEN pos - 24
-            ELSE pos END
-FROM (SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS pos) AS inserted
-"""
-FLUSHED_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint"
-# The replica's replayed position, the age of the last transaction it replayed, and
-# whether it was promoted: it replayed WAL once but is no longer in recovery (a failover
-# made it the primary). A server not in recovery, promoted or never a standby (a
-# development setup pointing both URLs at one database), holds everything written.
-REPLAYED_SQL = """
-SELECT pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
-                            ELSE pg_current_wal_insert_lsn() END, '0/0')::bigint,
-       CASE WHEN pg_is_in_recovery()
-            THEN extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
-            ELSE 0 END,
-       pg_last_wal_replay_lsn() IS NOT NULL AND NOT pg_is_in_recovery()
-"""
-
-
-def position(alias: str, sql: str) -> int:
-    with connections[alias].cursor() as cursor:
-        cursor.execute(sql)
-        (value,) = cursor.fetchone()
-        return int(value)
 
 
 def answers(alias: str) -> bool:
@@ -159,19 +127,27 @@ class ReplicaMonitor:
             logger.warning("Reads go to the primary: the replica does not answer (%s)", exc)
             return Verdict(now, usable=False)
         try:
-            flushed = position(PRIMARY, FLUSHED_SQL)
+            flushed, unpinned = self.read_primary()
         except DatabaseError as exc:
             # The primary is lost (a failover under way): the replica holds every
             # acknowledged write and nothing newer exists anywhere, so it serves the reads,
             # authentication's included.
             logger.warning("Reads stay on the replica: the primary does not answer (%s)", exc)
             return Verdict(now, usable=True, primary_lost=True)
+        pins.raise_floor(unpinned)
         if replayed >= flushed:
             return Verdict(now, usable=True)
         if age is None or age > settings.DATABASE_REPLICA_MAX_LAG:
             logger.warning("Reads go to the primary: the replica is behind by %s s", age)
             return Verdict(now, usable=False)
         return Verdict(now, usable=True)
+
+    def read_primary(self) -> tuple[int, int]:
+        """The primary's flushed position, and the highest write position not pinned in Redis."""
+        with connections[PRIMARY].cursor() as cursor:
+            cursor.execute(PRIMARY_SQL)
+            flushed, unpinned = cursor.fetchone()
+        return int(flushed), int(unpinned)
 
     def read_replica(self) -> tuple[int, float | None]:
         """The replayed position and lag of this thread's replica connection.
@@ -234,52 +210,7 @@ class ReplicaMonitor:
         self.verdict = Verdict(time.monotonic(), False, self.verdict.primary_lost)
 
 
-# Keeps the larger position, so two writes finishing out of order never move a pin
-# back. Lua numbers are doubles: exact for WAL offsets below 2**53 bytes (8 PiB).
-RECORD_SCRIPT = """
-local current = redis.call('GET', KEYS[1])
-if not current or tonumber(current) < tonumber(ARGV[1]) then
-  return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-end
-return redis.call('EXPIRE', KEYS[1], ARGV[2])
-"""
-
-
-class WritePins:
-    """Per user, the primary's WAL position after their latest write, kept in Redis a bounded time.
-
-    Redis, not the instance's memory, so the next request finds it on any instance.
-    """
-
-    def key(self, user_id: object) -> str:
-        return f"notes:replica:written:{user_id}"
-
-    def record(self, user_id: object) -> None:
-        try:
-            written = position(PRIMARY, INSERTED_SQL)
-            client = redis_client(settings.REDIS_URL)
-            client.eval(RECORD_SCRIPT, 1, self.key(user_id), written, self.seconds())
-        except (DatabaseError, RedisError) as exc:
-            logger.warning("A write was not recorded for read-your-writes: %s", exc)
-
-    def written(self, user_id: object) -> int | None:
-        """The recorded position (0 when none); None when Redis cannot say."""
-        try:
-            value = redis_client(settings.REDIS_URL).get(self.key(user_id))
-        except RedisError as exc:
-            logger.warning("Reads go to the primary: the write pins are unavailable (%s)", exc)
-            return None
-        return int(value) if value is not None else 0
-
-    def seconds(self) -> int:
-        # Longer than the replica may lag before every read leaves it anyway.
-        lag: int = math.ceil(settings.DATABASE_REPLICA_MAX_LAG)
-        pin: int = settings.DATABASE_REPLICA_PIN_SECONDS
-        return max(pin, lag)
-
-
 monitor = ReplicaMonitor()
-pins = WritePins()
 
 
 def primary_is_lost() -> bool:
@@ -321,10 +252,14 @@ class RequestReads:
         if not monitor.still_answers():
             return PRIMARY
         # By now the view has authenticated the user (DRF sets it on the request).
+        # A user's reads wait for their last write, and for any write whose pin was lost.
         user = getattr(self.request, "user", None)
         if user is not None and user.is_authenticated:
             written = pins.written(user.pk)
-            if written is None or (written and not monitor.has_replayed(written)):
+            if written is None:
+                return PRIMARY
+            wanted = max(written, pins.floor)
+            if wanted and not monitor.has_replayed(wanted):
                 return PRIMARY
         return REPLICA
 

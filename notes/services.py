@@ -14,6 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router
 from notes import sql
 from notes.models import Note
 from notes.selectors import any_note, note_from_row
+from notes_project.postgresql.base import commit_unreplicated
 
 # Tries of send-next before answering "busy". Only the first skips locked rows;
 # the others wait for the holder, and each miss means every note at the least
@@ -32,13 +33,13 @@ class WriteNotReplicated(Exception):
 
 def watch_replication() -> None:
     """From here on, note whether a commit comes back without the synchronous standby."""
-    connections[router.db_for_write(Note)].commit_unreplicated = False  # type: ignore[attr-defined]
+    commit_unreplicated.set(False)
 
 
 def ensure_replicated() -> None:
     """Raise WriteNotReplicated if a commit since `watch_replication` came back without the
     synchronous standby (PostgreSQL's WARNING, heard by notes_project/postgresql/base.py)."""
-    if getattr(connections[router.db_for_write(Note)], "commit_unreplicated", False):
+    if commit_unreplicated.get():
         raise WriteNotReplicated()
 
 

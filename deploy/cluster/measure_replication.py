@@ -16,7 +16,7 @@ import psycopg
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from notes.replica import INSERTED_SQL  # the position the app records
+from notes.wal import INSERTED_SQL  # the position the app records
 
 # HAProxy's frontends: whichever member Patroni made leader, and whichever replicates.
 PRIMARY = "postgres://postgres:postgres@127.0.0.1:5440/notes"

@@ -4,7 +4,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from notes.replica import SAFE_METHODS, RequestReads, current_reads, pins
+from notes.pins import pins
+from notes.replica import SAFE_METHODS, RequestReads, current_reads
 
 
 class ReadYourWritesMiddleware:

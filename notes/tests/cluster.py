@@ -21,10 +21,11 @@ import psycopg
 import requests
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
-from conftest import BASE_DIR, TEST_REDIS_URL
+from conftest import BASE_DIR
 from harness.load import Reads
 from harness.server import children_of
 from harness.wait import until
+from notes.tests.redis_server import RedisServer
 from notes.tokens.keys import KEY_PREFIX, KEY_RANDOM_BYTES, key_digest, key_hint
 
 
@@ -40,6 +41,9 @@ ARCHIVE_TIMEOUT = 10
 (BALANCER_PORT,) = ports("CLUSTER_BALANCER_PORT", "8080")
 APP_PORTS = ports("CLUSTER_APP_PORTS", "8001 8002")
 (PGBOUNCER_PORT,) = ports("CLUSTER_PGBOUNCER_PORT", "6432")
+# The cluster's Redis, the tests' own, so that a test can pause it, lose it and start it.
+(REDIS_PORT,) = ports("CLUSTER_TEST_REDIS_PORT", "6390")
+REDIS = RedisServer(REDIS_PORT)
 # HAProxy's PostgreSQL frontends: whichever member leads, and whichever replicates.
 (PRIMARY_PORT,) = ports("CLUSTER_PRIMARY_PORT", "5440")
 (REPLICA_PORT,) = ports("CLUSTER_REPLICA_PORT", "5441")
@@ -64,7 +68,7 @@ ENV = {
     **os.environ,
     "CLUSTER_PYTHON": sys.executable,
     "CLUSTER_RUN_DIR": str(RUN_DIR),
-    "CLUSTER_REDIS_URL": TEST_REDIS_URL,
+    "CLUSTER_REDIS_URL": REDIS.url,
     "CLUSTER_BACKUP_DIR": str(BACKUP_DIR),
     "CLUSTER_ARCHIVE_TIMEOUT": str(ARCHIVE_TIMEOUT),
     # A daily window, so no window boundary falls inside the rate-limit test.
@@ -114,6 +118,7 @@ class Cluster:
     def running(self, logs):
         """The cluster, up with an empty backup repository; then stopped, its repository deleted."""
         self.script("backup-delete")
+        REDIS.start()
         try:
             self.script("up", timeout=600)
             yield self
@@ -121,6 +126,7 @@ class Cluster:
             self.keep_logs(logs)
             self.script("down")
             self.script("backup-delete")
+            REDIS.stop()
 
     def backups(self):
         """The repository's backups, oldest first (pgBackRest's info)."""

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
-import redis
 import requests
 from django.db.migrations.loader import MigrationLoader
 
@@ -41,6 +40,7 @@ from notes.tests.cluster import (
     PGBOUNCER_URL,
     PRIMARY_PORT,
     PRIMARY_URL,
+    REDIS,
     RUN_DIR,
     AnonymousReads,
     Cluster,
@@ -85,10 +85,10 @@ NOT_POOLED_TESTS = ["test_idempotency.py::test_a_request_killed_mid_way_leaves_i
 
 @pytest.fixture(autouse=True)
 def rate_limit_store():
-    """The suite's fixture of this name empties TEST_REDIS_URL before every test. Here that
-    is the cluster's own store, and what the instances keep in it (a user's write
+    """The suite's fixture of this name empties TEST_REDIS_URL before every test. Here the
+    store is the cluster's own, and what the instances keep in it (a user's write
     positions) must outlive a test: only the anonymous clients' counts are cleared."""
-    store = redis.Redis.from_url(TEST_REDIS_URL)
+    store = REDIS.client()
     for key in store.scan_iter("notes:throttle_anon_*"):
         store.delete(key)
 
@@ -264,6 +264,80 @@ def test_a_hung_standby_stalls_writes_for_seconds_and_loses_nothing(cluster):
     assert result.duplicated == []
     assert {o.status for o in failures(writes)} <= {503, 409}
     assert cluster.members()[standby]["role"] == "sync_standby"
+
+
+def content_read_by(auth, note_id, times=8):
+    """What `times` reads through the balancer answer: both instances, several workers."""
+    return [read(note_id, auth).json()["data"]["content"] for _ in range(times)]
+
+
+def replicated_note(cluster, auth):
+    note_id = create(auth, "v1")
+    assert content_read_by(auth, note_id, 2) == ["v1"] * 2  # and the pins are trusted
+    assert cluster.replicated(note_id)
+    return note_id, f"{BALANCER}/api/notes/{note_id}/"
+
+
+def the_replica_served(cluster, note_id):
+    """The replica, less than MAX_LAG behind, still serves others: it has "v1"."""
+    return read(note_id).json()["data"]["content"] == "v1" and cluster.lag() < MAX_LAG
+
+
+def test_a_write_whose_pin_redis_could_not_keep_is_read_back_from_the_primary(cluster):
+    """Without UnpinnedWrite (notes.pins), the replica answers "v1" after the edit."""
+    auth = cluster.user_token("unpinned")
+    note_id, url = replicated_note(cluster, auth)
+    with cluster.replay_paused():
+        # Redis pauses while the user edits: the edit succeeds, its pin is not recorded.
+        REDIS.pause()
+        try:
+            edited = requests.patch(url, json={"content": "v2"}, headers=auth, timeout=30)
+        finally:
+            REDIS.resume()
+        # The gap the docs state: until each instance's next replica check.
+        time.sleep(float(ENV["DATABASE_REPLICA_CHECK_INTERVAL"]))
+        after = content_read_by(auth, note_id)
+        assert the_replica_served(cluster, note_id)
+    assert edited.status_code == 200
+    assert after == ["v2"] * 8
+
+
+def test_a_redis_lost_after_pinning_an_edit_comes_back_empty_and_the_edit_is_read(cluster):
+    """Without the check of Redis's marker (notes.pins), the replica answers "v1"."""
+    auth = cluster.user_token("forgotten")
+    note_id, url = replicated_note(cluster, auth)
+    with cluster.replay_paused():
+        edited = requests.patch(url, json={"content": "v2"}, headers=auth, timeout=30)
+        REDIS.stop()
+        REDIS.start()
+        after = content_read_by(auth, note_id)
+        assert the_replica_served(cluster, note_id)
+    assert edited.status_code == 200
+    assert after == ["v2"] * 8
+
+
+def test_with_redis_lost_and_back_keyed_writes_and_reads_with_a_token_go_on(cluster):
+    writer, reader = cluster.user_token("writer"), cluster.user_token("reader")
+    targets = keyed_targets(writer)
+    sends_before = sends_now(f"{PRIMARY_URL}/notes")
+    with (
+        KeyedWrites(BALANCER, writer, targets, count=3) as writes,
+        Reads(BALANCER, reader, READS, count=2) as reads,
+    ):
+        REDIS.stop()
+        for load in (writes, reads):
+            assert load.wait_for(5, ok={200, 201}, timeout=60)
+        REDIS.start()
+        for load in (writes, reads):
+            assert load.wait_for(5, ok={200, 201}, timeout=60)
+
+    result = check(f"{PRIMARY_URL}/notes", Ledger.of(writes.acknowledged), "keyed %", sends_before)
+    assert (result.lost, result.duplicated) == ([], [])
+    assert writes.given_up == []
+    assert failures(writes) == []
+    assert reads.failures(ok={200}) == []
+    # Back, and keeping the users' pins again.
+    assert until(lambda: any(REDIS.client().scan_iter("notes:replica:written:*")), timeout=10)
 
 
 def test_the_api_test_suite_passes_through_pgbouncer_in_transaction_mode(cluster):
@@ -613,7 +687,7 @@ def test_once_the_rejoined_replica_caught_up_the_users_reads_go_back_to_it(clust
         [key_digest(reader["Authorization"].split()[1])],
     )
     # The write after the failover still pins the user's reads (60 s)...
-    pin = redis.Redis.from_url(TEST_REDIS_URL).get(f"notes:replica:written:{user_id}")
+    pin = REDIS.client().get(f"notes:replica:written:{user_id}")
     assert pin is not None
     with cluster.replay_paused():
         ((unseen,),) = cluster.sql(

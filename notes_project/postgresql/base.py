@@ -2,6 +2,7 @@
 what the server says of commits that did not wait for the synchronous standby."""
 
 import select
+from contextvars import ContextVar
 from functools import cached_property
 from types import TracebackType
 from typing import Any
@@ -39,10 +40,13 @@ class CountingErrorWrapper(DatabaseErrorWrapper):
 SYNC_WAIT_CANCELLED = "canceling wait for synchronous replication"
 
 
-class DatabaseWrapper(base.DatabaseWrapper):
-    # Set by the server's warning above; notes.services reads and clears it around a write.
-    commit_unreplicated = False
+# Set when the server's warning above is heard (psycopg calls the handler in the thread
+# that ran the statement); notes.services clears it before a write and reads it after.
+# A ContextVar, not an attribute of the connection: it costs no look-up of the connection.
+commit_unreplicated: ContextVar[bool] = ContextVar("commit_unreplicated", default=False)
 
+
+class DatabaseWrapper(base.DatabaseWrapper):
     @cached_property
     def wrap_database_errors(self) -> DatabaseErrorWrapper:
         return CountingErrorWrapper(self)
@@ -56,7 +60,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def heard(self, notice: psycopg.errors.Diagnostic) -> None:
         if (notice.message_primary or "").startswith(SYNC_WAIT_CANCELLED):
-            self.commit_unreplicated = True
+            commit_unreplicated.set(True)
 
     def is_usable(self) -> bool:
         """True unless the connection is known broken or the server has spoken out of turn.
