@@ -193,7 +193,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "notes.api.browser_only.CsrfViewMiddleware",
     "notes.api.browser_only.AuthenticationMiddleware",
-    "notes.api.browser_only.LazyMessageMiddleware",
+    "notes.api.browser_only.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Around axes and the login views: refuses a login attempt over the spray
     # limit, or while another for its username and address is being checked,

@@ -23,11 +23,12 @@ from typing import Any
 import csp.middleware
 from django.conf import settings
 from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as django_messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponseForbidden
 from django.middleware import csrf
 
-from notes.api import login_guard, messages
+from notes.api import login_guard
 
 
 def from_api_client(request: HttpRequest) -> bool:
@@ -76,7 +77,7 @@ class AuthenticationMiddleware(BrowserOnly, auth.AuthenticationMiddleware):
     pass
 
 
-class LazyMessageMiddleware(BrowserOnly, messages.LazyMessageMiddleware):
+class MessageMiddleware(BrowserOnly, django_messages.MessageMiddleware):
     pass
 
 
