@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 CHROMIUM := /usr/bin/chromium
+PGBOUNCER := /usr/sbin/pgbouncer
 # Every target here is for development: read the development defaults in .env
 # (the settings read it only when asked; DJANGO_READ_DOT_ENV_FILE=false opts out).
 export DJANGO_READ_DOT_ENV_FILE ?= true
@@ -23,7 +24,7 @@ dev: migrate seed ## Serve with Django's auto-reloading development server.
 TEST_WORKERS ?= 2
 CLUSTER_TESTS := notes/tests/test_cluster.py notes/tests/test_backups.py
 
-test: lint docs services static $(CHROMIUM) ## Lint, then run the whole test suite against the real PostgreSQL.
+test: lint docs services static $(CHROMIUM) $(PGBOUNCER) ## Lint, then run the whole test suite against the real PostgreSQL.
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(addprefix --ignore=,$(CLUSTER_TESTS)) --cov --cov-report=
 	$(VENV)/bin/pytest $(CLUSTER_TESTS) --cov --cov-append --cov-report=term:skip-covered
 
@@ -106,6 +107,10 @@ lock: $(VENV)/.installed ## Re-pin requirements*.txt, with hashes, from requirem
 # The browser tests drive Debian's Chromium; install it if it is missing (root, apt).
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+# test_pgbouncer.py runs a PgBouncer of its own (Debian's); install it if it is missing (root, apt).
+$(PGBOUNCER):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer
 
 # PostgreSQL and Redis must answer; with a Docker engine, compose.yml starts them.
 services: $(VENV)/.installed

@@ -73,7 +73,8 @@ DATABASES["default"].update(
         # Parameters sent apart from the statement, so psycopg can prepare a
         # statement after DATABASE_PREPARE_THRESHOLD runs on a connection and
         # PostgreSQL stops parsing and planning it: 40% less of its CPU per GET
-        # (BENCHMARKS.md). Off behind PgBouncer 1.18, which cannot keep them.
+        # (BENCHMARKS.md). Behind a pooler (PgBouncer), which the backend finds by
+        # itself, nothing is prepared: a prepared statement lives on one server connection.
         "server_side_binding": env.bool("DATABASE_SERVER_SIDE_BINDING", default=True),
         "prepare_threshold": _prepare_threshold(env.str("DATABASE_PREPARE_THRESHOLD", default="5")),
     },
@@ -82,8 +83,9 @@ DATABASES["default"].update(
 )
 # Server-side limits in milliseconds, so one stuck query or lock wait cannot hold
 # a worker thread for long. Sent as libpq startup options, they hold from a
-# connection's first query. Empty turns one off; both empty send no `options`
-# at all, which PgBouncer refuses (behind it, set them on the role instead).
+# connection's first query. Empty turns one off. A pooler (PgBouncer) refuses that
+# startup parameter: the backend then connects without it, and the timeouts are the
+# ones the pooler's server connections have (set on the role; docs/database-errors.md).
 _timeouts = {
     "statement_timeout": env.str("DATABASE_STATEMENT_TIMEOUT", default="10000"),
     "lock_timeout": env.str("DATABASE_LOCK_TIMEOUT", default="5000"),
@@ -102,8 +104,8 @@ if DATABASE_TIMEOUTS:
 # MORE THAN ONE MACHINE (PgBouncer, a streaming replica; README "Running on more
 # than one machine"). Unset, nothing here changes a request.
 # ------------------------------------------------------------------------------
-# PgBouncer in transaction mode hands each transaction any server connection, so
-# a cursor must not outlive its transaction.
+# Django's .iterator() without server-side cursors. Not needed behind PgBouncer: the
+# backend finds the pooler and gives .iterator() outside a transaction a plain cursor.
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
     "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
 )

@@ -319,6 +319,8 @@ write_instance_env() {  # once: instances started later share the running ones' 
   "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' >"$RUN/secret_key"
   # The primary and the replicas are HAProxy's PostgreSQL frontends, whichever
   # member Patroni made leader; writes go through PgBouncer, `migrate` directly.
+  # Nothing more: the app finds PgBouncer by itself (no prepared statements through
+  # it; the timeouts are its connect_query's).
   cat >"$RUN/instance.env" <<EOF
 DEBUG=false
 SECRET_KEY=$(cat "$RUN/secret_key")
@@ -326,10 +328,6 @@ HOST=127.0.0.1
 DATABASE_URL=$URL:$CLUSTER_PGBOUNCER_PORT/$DATABASE
 DATABASE_DIRECT_URL=$URL:$CLUSTER_PRIMARY_PORT/$DATABASE
 DATABASE_REPLICA_URL=$URL:$CLUSTER_REPLICA_PORT/$DATABASE
-DATABASE_DISABLE_SERVER_SIDE_CURSORS=true
-DATABASE_SERVER_SIDE_BINDING=false
-DATABASE_STATEMENT_TIMEOUT=
-DATABASE_LOCK_TIMEOUT=
 REDIS_URL=$REDIS
 NUM_PROXIES=1
 WEB_CONCURRENCY=${CLUSTER_WEB_CONCURRENCY:-2}

@@ -54,10 +54,11 @@ from notes.tokens.keys import key_digest
 # (make test runs this module on its own, after the rest).
 pytestmark = pytest.mark.xdist_group("cluster")
 
-# The endpoints' own tests, run again through PgBouncer. Left out: what does not talk to
-# the database through the app (install, deploy, docs, browser and CORS pages, logs, the
-# generated client), and what sets libpq options or kills connections, which PgBouncer
-# refuses or pools by design (behind it, its connect_query sets the timeouts).
+# The endpoints' own tests, run again through PgBouncer, with DATABASE_URL the one setting
+# changed. Left out: what does not talk to the database through the app (install, deploy,
+# docs, browser and CORS pages, logs, the generated client), and what checks the timeouts
+# the app sends or kills connections, which PgBouncer refuses or pools by design (behind
+# it, its connect_query sets the timeouts; test_pgbouncer.py runs the same without a cluster).
 POOLED = [
     "test_admin.py",
     "test_auth.py",
@@ -343,13 +344,8 @@ def test_with_redis_lost_and_back_keyed_writes_and_reads_with_a_token_go_on(clus
 def test_the_api_test_suite_passes_through_pgbouncer_in_transaction_mode(cluster):
     env = {
         **{k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"},
+        # Nothing else: the app finds the pooler by itself (test_pgbouncer.py).
         "DATABASE_URL": f"{PGBOUNCER_URL}/notes_pooled",
-        "DATABASE_DISABLE_SERVER_SIDE_CURSORS": "true",
-        # PgBouncer 1.18 keeps no prepared statements across transactions.
-        "DATABASE_SERVER_SIDE_BINDING": "false",
-        # PgBouncer refuses libpq `options`; its connect_query sets the timeouts.
-        "DATABASE_STATEMENT_TIMEOUT": "",
-        "DATABASE_LOCK_TIMEOUT": "",
         "TEST_REDIS_URL": TEST_REDIS_URL,
     }
     deselected = [f"--deselect=notes/tests/{name}" for name in NOT_POOLED_TESTS]

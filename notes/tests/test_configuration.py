@@ -86,7 +86,7 @@ def test_timeouts_come_from_the_environment_and_empty_sends_no_options(statement
 
     assert result.returncode == 0, result.stderr
     if options is None:
-        # PgBouncer refuses the `options` startup parameter: none is sent at all.
+        # Both empty: no `options` startup parameter at all.
         assert "'options'" not in result.stdout
     else:
         assert f"'options': {options}" in result.stdout
@@ -123,7 +123,7 @@ def test_migrate_lifts_the_timeouts_this_service_sends_and_restores_them():
 
 @pytest.mark.django_db
 def test_without_timeouts_of_its_own_migrate_sets_nothing(settings, django_assert_num_queries):
-    # Behind PgBouncer, whose server connections would keep a session setting.
+    # None sent on connect, none to lift (behind a pooler, too: test_pgbouncer.py).
     settings.DATABASE_TIMEOUTS = {}
     current_timeouts()  # connected
 
