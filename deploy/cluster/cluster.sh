@@ -350,6 +350,9 @@ app_launch() {  # instance number: started unless it runs, not waited for
     return
   fi
   port_free "$port" "instance app$n"
+  # Left by a killed master: gunicorn refuses to start while its pid names a live process,
+  # and after a kill that pid may already be another program's.
+  rm -f "$RUN/app$n.pid"
   say "instance app$n on $port"
   # Its own session, so the instance (master and workers) can be signalled as one group.
   (set -a && . "$RUN/instance.env" && set +a && cd "$ROOT" && PORT=$port exec setsid \
