@@ -1,6 +1,7 @@
 """Faults: the database going away and coming back, workers killed, reloads and stops."""
 
 import os
+import re
 import signal
 import socket
 from collections import Counter
@@ -62,13 +63,32 @@ def test_the_proxy_closes_the_servers_end_once_the_client_has_gone():
             proxy.stop()
 
 
+LOGIN_PAGES = ["/admin/login/", "/api-auth/login/"]
+
+
+def csrf_of(form):
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
+
+
 def test_database_outage_answers_503_then_recovers_by_itself(
     server_via_proxy, database_proxy, token
 ):
     url, auth = server_via_proxy, {"Authorization": f"Token {token.key}"}
     assert requests.get(f"{url}/api/notes/").status_code == 200
+    browser = requests.Session()  # with the login forms' CSRF cookies, got while all is well
+    forms = {page: browser.get(f"{url}{page}") for page in LOGIN_PAGES}
+    assert {form.status_code for form in forms.values()} == {200}
 
     database_proxy.stop()
+
+    # Django's own pages too: a password login needs the database (a 500 before).
+    for page in LOGIN_PAGES:
+        login = {"username": "someone", "password": "x"}
+        login["csrfmiddlewaretoken"] = csrf_of(forms[page])
+        refused = browser.post(f"{url}{page}", data=login, headers={"Referer": url}, timeout=5)
+        assert refused.status_code == 503, (page, refused.status_code)
+        assert int(refused.headers["Retry-After"]) > 0
+        assert "Traceback" not in refused.text
 
     # timeout=2: a request must not hang while the database is away.
     listing = requests.get(f"{url}/api/notes/", timeout=2)
