@@ -238,3 +238,23 @@ def assert_answers_http(response, status, code):
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
     assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_a_connection_whose_set_up_fails_is_closed_not_reused_half_set_up(monkeypatch):
+    """Its server lost during the set-up (a failover): left open, the connection would later
+    prepare statements through a pooler, which answers another client's of the same name
+    with a 500 (a ProgrammingError, not an outage)."""
+    fresh = connection.copy()
+
+    def server_lost(self, *args, **kwargs):
+        raise psycopg.OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(psycopg.Connection, "cursor", server_lost)
+    with pytest.raises(OperationalError):
+        fresh.ensure_connection()
+    monkeypatch.undo()
+
+    assert fresh.connection.closed
+    assert fresh.connection.prepare_threshold is None
+    assert not fresh.is_usable()
+    fresh.close()

@@ -98,37 +98,52 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connections have them (a session setting from here would stay behind on one
         of them): with a timeout configured here and none there, it says so once.
         """
-        super().init_connection_state()
-        with self.connection.cursor() as cursor:
-            row = cursor.execute(
-                "SELECT pg_backend_pid(), current_setting('statement_timeout'),"
-                " current_setting('lock_timeout'), current_user, current_database()"
-            ).fetchone()
-        if not self.get_autocommit():
-            self.connection.commit()
+        # Nothing is prepared until the pooler is ruled out, and a connection whose set-up
+        # failed (its server lost meanwhile) is closed, never reused half set up: through a
+        # pooler it would prepare statements, and meet another client's of the same name.
+        threshold, self.connection.prepare_threshold = self.connection.prepare_threshold, None
+        try:
+            super().init_connection_state()
+            with self.connection.cursor() as cursor:
+                row = cursor.execute(
+                    "SELECT pg_backend_pid(), current_setting('statement_timeout'),"
+                    " current_setting('lock_timeout'), current_user, current_database()"
+                ).fetchone()
+            if not self.get_autocommit():
+                self.connection.commit()
+        except BaseException:
+            self.connection.close()
+            raise
         assert row is not None
         pid, statement_timeout, lock_timeout, user, database = row
         self.behind_pooler = pid != self.connection.info.backend_pid
-        if self.behind_pooler:
-            self.connection.prepare_threshold = None
-            running = {"statement_timeout": statement_timeout, "lock_timeout": lock_timeout}
-            missing = [name for name in settings.DATABASE_TIMEOUTS if running[name] == "0"]
-            pool = tuple(self.settings_dict[key] for key in ("HOST", "PORT", "NAME"))
-            if missing and pool not in WARNED:
-                WARNED.add(pool)
-                logger.warning(
-                    "The database at %s:%s is a connection pooler whose server connections"
-                    " run with no %s: one stuck statement or lock wait can hold a request"
-                    " without end. Give every server connection the timeouts, on the role (%s)"
-                    " or with the pooler's connect_query (docs/database-errors.md).",
-                    *pool[:2],
-                    " and no ".join(missing),
-                    "; ".join(
-                        f"ALTER ROLE {user} IN DATABASE {database}"
-                        f" SET {name} = {settings.DATABASE_TIMEOUTS[name]}"
-                        for name in missing
-                    ),
-                )
+        if not self.behind_pooler:
+            self.connection.prepare_threshold = threshold
+            return
+        running = {"statement_timeout": statement_timeout, "lock_timeout": lock_timeout}
+        missing = [name for name in settings.DATABASE_TIMEOUTS if running[name] == "0"]
+        if missing:
+            self.warn_of_missing_timeouts(missing, user, database)
+
+    def warn_of_missing_timeouts(self, missing: list[str], user: str, database: str) -> None:
+        """Once per pool and process: the pooler's server connections run without them."""
+        pool = tuple(self.settings_dict[key] for key in ("HOST", "PORT", "NAME"))
+        if pool in WARNED:
+            return
+        WARNED.add(pool)
+        logger.warning(
+            "The database at %s:%s is a connection pooler whose server connections"
+            " run with no %s: one stuck statement or lock wait can hold a request"
+            " without end. Give every server connection the timeouts, on the role (%s)"
+            " or with the pooler's connect_query (docs/database-errors.md).",
+            *pool[:2],
+            " and no ".join(missing),
+            "; ".join(
+                f"ALTER ROLE {user} IN DATABASE {database}"
+                f" SET {name} = {settings.DATABASE_TIMEOUTS[name]}"
+                for name in missing
+            ),
+        )
 
     def chunked_cursor(self) -> Any:
         """A cursor for .iterator(): Django's named cursor, held past its transaction when
