@@ -201,8 +201,6 @@ MIDDLEWARE = [
     # limit, or while another for its username and address is being checked,
     # before any password is hashed (notes/api/login_guard.py).
     "notes.api.browser_only.PasswordLoginGuardMiddleware",
-    # A database outage on Django's own pages (the admin, the logins): 503, not 500.
-    "notes.api.database_errors.DatabaseErrorPageMiddleware",
     # Last (the replica's may follow), as axes asks: it turns a login refused by
     # a lock into the lock's answer, and everything above still adds its headers.
     # (Run for every request: axes' check looks for this exact path. For an API

@@ -34,3 +34,4 @@ urlpatterns = [
 
 # Django's 400s (a Host outside ALLOWED_HOSTS among them) in the error envelope under /api/.
 handler400 = "notes.api.errors.bad_request"
+handler500 = "notes.api.errors.server_error"

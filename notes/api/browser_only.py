@@ -32,7 +32,18 @@ from notes.api import login_guard
 
 
 def from_api_client(request: HttpRequest) -> bool:
-    """A notes or health path, no cookie, no HTML asked for: nothing of a browser's to serve."""
+    """A notes or health path, no cookie, no HTML asked for: nothing of a browser's to serve.
+
+    Asked by each middleware below (seven times a request): answered once, kept on the request.
+    """
+    try:
+        return request.notes_from_api_client  # type: ignore[attr-defined,no-any-return]
+    except AttributeError:
+        request.notes_from_api_client = answer = sees_api_client(request)  # type: ignore[attr-defined]
+        return answer
+
+
+def sees_api_client(request: HttpRequest) -> bool:
     meta = request.META
     return (
         request.path_info.startswith(settings.API_CLIENT_PATHS)

@@ -1,10 +1,8 @@
 """Database errors as answers a client can act on: conflicts and timeouts are not outages."""
 
 import logging
-from collections.abc import Callable
 
 from django.db import InterfaceError, InternalError, OperationalError
-from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import APIException
 
 from notes.api.exceptions import DatabaseUnavailable, LockTimeout, QueryTimeout, WriteConflict
@@ -53,23 +51,3 @@ def answer_for(exc: Exception) -> Exception:
         "Database error answered %s (SQLSTATE %s)", answer.default_code, sqlstate, exc_info=exc
     )
     return answer()
-
-
-class DatabaseErrorPageMiddleware:
-    """Django's own pages (the admin, the logins) answer such errors as the API does: 503 or
-    409 with Retry-After, not a 500. DRF's views answer for themselves, in JSON."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        answer = answer_for(exception)
-        if not isinstance(answer, APIException):
-            return None  # Django's 500 page, with the error logged
-        response = HttpResponse(f"{answer.detail}\n", status=answer.status_code)
-        response["Content-Type"] = "text/plain; charset=utf-8"
-        response["Retry-After"] = str(getattr(answer, "wait", 5))
-        return response

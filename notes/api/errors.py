@@ -1,10 +1,11 @@
 """Every error, DRF's, Django's or unexpected, as one `{"error": {...}}` envelope."""
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import DisallowedHost
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
@@ -75,6 +76,20 @@ class UnknownEndpointView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         raise exceptions.NotFound("No API endpoint at this path.")
+
+
+def server_error(request: HttpRequest) -> HttpResponseBase:
+    """Django's 500 (an error outside DRF's views: the admin, the logins), except that a
+    database that cannot serve now is answered as the API answers it: 503 (or 409) with
+    Retry-After. Django calls this while handling the error, so sys.exc_info() holds it."""
+    error = sys.exc_info()[1]
+    answer = database_errors.answer_for(error) if isinstance(error, Exception) else None
+    if not isinstance(answer, exceptions.APIException):
+        return defaults.server_error(request)
+    response = HttpResponse(f"{answer.detail}\n", status=answer.status_code)
+    response["Content-Type"] = "text/plain; charset=utf-8"
+    response["Retry-After"] = str(getattr(answer, "wait", 5))
+    return response
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponseBase:
