@@ -327,6 +327,18 @@ def test_send_next_hands_each_note_once_a_round_to_concurrent_callers(served, au
     assert set(Note.objects.values_list("times_sent", flat=True)) == {2}
 
 
+def logged_in(url, page, password, failures):
+    """A browser session logged in as "editor" through the login form at `page`."""
+    session = requests.Session()
+    login = f"{url}{page}"
+    session.get(login)
+    form = {"username": "editor", "password": password}
+    form["csrfmiddlewaretoken"] = session.cookies["csrftoken"]
+    answer = session.post(login, data=form, headers={"Referer": login}, allow_redirects=False)
+    failures.expect(answer, 302, f"POST {page}")
+    return session
+
+
 def test_logins_sessions_and_the_admin_work_through_the_pooler(
     served, transactional_db, django_user_model
 ):
@@ -343,16 +355,7 @@ def test_logins_sessions_and_the_admin_work_through_the_pooler(
     failures = Failures()
 
     # The browsable API's login, then a write with the session and its CSRF token.
-    browser = requests.Session()
-    login = f"{url}/api-auth/login/"
-    browser.get(login)
-    form = {
-        "username": "editor",
-        "password": password,
-        "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-    }
-    logged_in = browser.post(login, data=form, headers={"Referer": login}, allow_redirects=False)
-    failures.expect(logged_in, 302, "POST /api-auth/login/")
+    browser = logged_in(url, "/api-auth/login/", password, failures)
     headers = {"X-CSRFToken": browser.cookies["csrftoken"], "Referer": url}
     written = browser.post(f"{url}/api/notes/", json={"content": "by session"}, headers=headers)
     failures.expect(written, 201, "POST /api/notes/ with a session")
@@ -360,19 +363,7 @@ def test_logins_sessions_and_the_admin_work_through_the_pooler(
     failures.expect(page, 200, "GET /api/notes/ browsable, logged in")
 
     # The admin: its login, the list searched, a note edited, then deleted.
-    admin = requests.Session()
-    login = f"{url}/admin/login/"
-    admin.get(login)
-    form = {
-        "username": "editor",
-        "password": password,
-        "csrfmiddlewaretoken": admin.cookies["csrftoken"],
-    }
-    failures.expect(
-        admin.post(login, data=form, headers={"Referer": login}, allow_redirects=False),
-        302,
-        "POST /admin/login/",
-    )
+    admin = logged_in(url, "/admin/login/", password, failures)
     listed = admin.get(f"{url}/admin/notes/note/", params={"q": "ferns"})
     if failures.expect(listed, 200, "GET /admin/notes/note/?q="):
         failures.check("Water the ferns" in listed.text, "admin search: note not listed")
