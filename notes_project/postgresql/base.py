@@ -120,6 +120,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if not self.behind_pooler:
             self.connection.prepare_threshold = threshold
             return
+        # Parameters bound by psycopg, as with server_side_binding off: each statement goes
+        # whole in one message, with nothing for a pooler to lose between Parse and Execute
+        # when its server goes away (a failover).
+        self.connection.cursor_factory = base.Cursor
         running = {"statement_timeout": statement_timeout, "lock_timeout": lock_timeout}
         missing = [name for name in settings.DATABASE_TIMEOUTS if running[name] == "0"]
         if missing:
