@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -139,7 +139,10 @@ class Cluster:
         return json.loads(result.stdout)[0]["backup"]
 
     def keep_logs(self, destination):
-        """Every part's log, copied before `down` deletes the run directory."""
+        """Every part's log, copied before `down` deletes the run directory (kept as they
+        are when a stop deleted it already)."""
+        if not RUN_DIR.exists():
+            return
         shutil.rmtree(destination, ignore_errors=True)
         destination.mkdir(parents=True)
         logs = [*RUN_DIR.glob("*.log"), *RUN_DIR.glob("*/*.log"), *RUN_DIR.glob("pg*/data/log/*")]
@@ -195,28 +198,39 @@ class Cluster:
         assert result.returncode == 0, f"patronictl {args}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
-    def lose(self, member):
-        """SIGKILL the member's Patroni and its PostgreSQL, every process: its machine is lost."""
+    def machine(self, member):
+        """The member's Patroni, its postmaster and the postmaster's children, as pids."""
         patroni = int((RUN_DIR / f"{member}.pid").read_text())
         postmaster = int((RUN_DIR / member / "data" / "postmaster.pid").read_text().split()[0])
-        doomed = [patroni, postmaster, *children_of(postmaster)]
-        for pid in doomed:
-            os.kill(pid, signal.SIGKILL)
+        return [patroni, postmaster], children_of(postmaster)
+
+    def signal_machine(self, member, signum):
+        """Send `signum` to every process of the member's machine; returns them. Patroni and
+        the postmaster must be there; a child (an autovacuum worker, a backend) may have ended
+        on its own since it was listed."""
+        leaders, children = self.machine(member)
+        for pid in leaders:
+            os.kill(pid, signum)
+        for pid in children:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signum)
+        return [*leaders, *children]
+
+    def lose(self, member):
+        """SIGKILL the member's Patroni and its PostgreSQL, every process: its machine is lost."""
+        self.signal_machine(member, signal.SIGKILL)
 
     @contextmanager
     def hung(self, member):
         """The member's machine frozen, not dead: its Patroni, its PostgreSQL and every one of
         its processes SIGSTOPped, then SIGCONTed."""
-        patroni = int((RUN_DIR / f"{member}.pid").read_text())
-        postmaster = int((RUN_DIR / member / "data" / "postmaster.pid").read_text().split()[0])
-        frozen = [patroni, postmaster, *children_of(postmaster)]
-        for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
+        frozen = self.signal_machine(member, signal.SIGSTOP)
         try:
             yield
         finally:
             for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     def streaming(self):
         """The members streaming from the leader, and how (pg_stat_replication)."""

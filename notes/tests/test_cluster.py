@@ -94,9 +94,12 @@ def rate_limit_store():
         store.delete(key)
 
 
+LOGS = BASE_DIR / "test-artifacts" / "cluster"
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    with Cluster().running(BASE_DIR / "test-artifacts" / "cluster") as cluster:
+    with Cluster().running(LOGS) as cluster:
         yield cluster
 
 
@@ -726,6 +729,7 @@ def test_a_planned_switchover_under_load_loses_nothing_and_duplicates_nothing(cl
 def test_last_the_runbooks_first_block_answers_then_stops_the_cluster(cluster):
     # docs/cluster.md's first block: `make cluster` again keeps the running cluster, the
     # balancer and Patroni answer, and `make cluster-stop` stops it all (this module's last).
+    cluster.keep_logs(LOGS)  # the stop deletes the run directory before the fixture's end
     done = run([runbook("make cluster-stop")], env=ENV)
 
     assert done.returncode == 0, done.report()
