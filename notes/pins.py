@@ -9,7 +9,7 @@ stale: a write whose pin cannot be recorded moves the one UnpinnedWrite row on
 the primary to its position instead, and a Redis found without the marker it
 keeps (STARTED_KEY) moves it to the primary's current position. Every instance
 reads that row with its replica check and keeps all reads off a replica that
-has not replayed it (docs/cluster.md, "When Redis is lost").
+has not replayed it (docs/reliability.md, "When Redis is lost or pauses").
 """
 
 import logging

@@ -3,7 +3,7 @@
 A gunicorn of the service as `make run` serves it, on a Redis of the test's own,
 under keyed writes and reads with a token: Redis pauses (SIGSTOP), then is lost
 (killed, forgetting what it held), then comes back empty. What each thing Redis
-holds does meanwhile is in docs/reliability.md ("When Redis is lost"); with a
+holds does meanwhile is in docs/reliability.md ("When Redis is lost or pauses"); with a
 replica, the read-your-writes pins are tested on the cluster (test_cluster.py).
 """
 
