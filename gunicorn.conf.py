@@ -21,8 +21,10 @@ workers = env.int("WEB_CONCURRENCY", default=multiprocessing.cpu_count() * 2)
 # Threads keep client connections alive between requests and let a worker
 # run Python while another request waits on PostgreSQL or Redis; two per
 # worker served as many requests per second as sync workers or more, at the same CPU per
-# request (docs/performance.md, "Settled experiments").
-worker_class = env.str("GUNICORN_WORKER_CLASS", default="gthread")
+# request (docs/performance.md, "Settled experiments"). The worker is gthread's, spreading
+# clients that connect at once over the workers (notes_project/gunicorn_worker.py).
+WORKER = "notes_project.gunicorn_worker.ThreadWorker"
+worker_class = env.str("GUNICORN_WORKER_CLASS", default=WORKER)
 threads = env.int("GUNICORN_THREADS", default=2)
 # gunicorn_h1c's C parser reads requests; "fast" fails at start if it is missing.
 http_parser = env.str("GUNICORN_HTTP_PARSER", default="fast")
