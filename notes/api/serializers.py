@@ -46,6 +46,9 @@ class NoteSerializer(serializers.ModelSerializer[Note]):
         model = Note
         # Read-only where the model says so (the id, and the columns the database sets).
         fields = list(NOTE_COLUMNS)
+        # No unique-together or unique-for-date rule to check: DRF's documented way to
+        # say so, rather than have ModelSerializer look for them in the model on every write.
+        validators: list[Any] = []
 
     def field_templates(self) -> dict[str, Field]:
         """The fields ModelSerializer builds from the model, built once per class.

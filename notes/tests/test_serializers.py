@@ -3,13 +3,16 @@
 NoteSerializer builds ModelSerializer's fields once per class and binds shallow
 copies of them per serializer (notes/api/serializers.py). That holds only while
 DRF sets a field's options at construction and never changes them as the field
-is used; these tests compare the cached fields with DRF's own, fresh ones.
+is used; these tests compare the cached fields with DRF's own, fresh ones. It
+also declares no validators, which holds while the model has no rule for
+ModelSerializer to check.
 """
 
 import pytest
 from rest_framework import serializers
 
 from notes.api.serializers import NoteSerializer
+from notes.models import Note
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +82,17 @@ def test_using_the_fields_never_changes_the_class_templates(note):
 
     assert {name: repr(vars(field)) for name, field in templates.items()} == before
     assert all(field.parent is None for field in templates.values())
+
+
+def test_the_model_has_no_rule_for_the_serializer_to_check():
+    """NoteSerializer's Meta.validators is empty: ModelSerializer's own would be the
+    model's unique-together, unique-constraint and unique-for-date rules, of which a
+    Note has none. A model that gains one fails here."""
+
+    class ModelsOwn(serializers.ModelSerializer[Note]):
+        class Meta:
+            model = Note
+            fields = NoteSerializer.Meta.fields
+
+    assert ModelsOwn().get_validators() == []
+    assert NoteSerializer().get_validators() == []
