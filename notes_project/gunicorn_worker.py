@@ -12,9 +12,8 @@ PATIENCE after each connection it takes, so that a worker holding fewer takes
 the next. With every worker that full, each still takes one per PATIENCE: 500
 new connections a second per worker, about as many requests as a worker
 answers on the 2-core machine, so the pause spreads connections rather than
-holding them back. Kept-alive connections,
-reloads and stops are gthread's own. test_workers.py fails if a gunicorn
-release stops calling the methods extended here.
+holding them back. Kept-alive connections, reloads and stops are gthread's own.
+test_workers.py fails if a gunicorn release stops calling the methods extended here.
 """
 
 import time

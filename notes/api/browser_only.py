@@ -30,6 +30,8 @@ from django.middleware import csrf
 
 from notes.api import login_guard
 
+ANSWER = "notes_from_api_client"  # the request's attribute that keeps from_api_client's answer
+
 
 def from_api_client(request: HttpRequest) -> bool:
     """A notes or health path, no cookie, no HTML asked for: nothing of a browser's to serve.
@@ -38,9 +40,10 @@ def from_api_client(request: HttpRequest) -> bool:
     request. Each asks it inline, not through a call: a frame per middleware is most of
     what passing a request on costs.
     """
-    answer: bool | None = getattr(request, "notes_from_api_client", None)
+    answer: bool | None = getattr(request, ANSWER, None)
     if answer is None:
-        request.notes_from_api_client = answer = sees_api_client(request)  # type: ignore[attr-defined]
+        answer = sees_api_client(request)
+        setattr(request, ANSWER, answer)
     return answer
 
 
@@ -62,7 +65,7 @@ class BrowserOnly:
     get_response: Any  # the middleware's own, set by its __init__
 
     def __call__(self, request: HttpRequest) -> Any:
-        answer = getattr(request, "notes_from_api_client", None)  # from_api_client, inline
+        answer = getattr(request, ANSWER, None)  # from_api_client, inline
         if answer is None:
             answer = from_api_client(request)
         if answer:
