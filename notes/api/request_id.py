@@ -9,8 +9,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from django.core.signals import request_finished
-
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
 
@@ -38,18 +36,16 @@ class RequestIdMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         # Not reset on the way out: Django logs a 4xx or 5xx after the middleware
         # returns, and gunicorn's access line comes later still. The value is
-        # cleared when the response is closed (request_finished), below.
+        # cleared when the response is closed (request_finished, wired in apps.py).
         current_request_id.set(request_id)
         response = self.get_response(request)
         response[HEADER] = request_id
         return response
 
 
-def _forget_request_id(**kwargs: Any) -> None:
+def forget_request_id(**kwargs: Any) -> None:
+    """request_finished's receiver: lines logged between requests carry no stale id."""
     current_request_id.set(None)
-
-
-request_finished.connect(_forget_request_id, dispatch_uid="notes.request_id.forget")
 
 
 class RequestIdFilter(logging.Filter):
