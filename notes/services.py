@@ -48,7 +48,8 @@ def wait_replicated() -> None:
     nothing: a message in the WAL, so the commit waits like any write's for the standby to
     have everything up to it, the earlier commits included."""
     with connections[router.db_for_write(Note)].cursor() as cursor:
-        cursor.execute(sql.WAIT_REPLICATED)
+        for statement in sql.WAIT_REPLICATED:
+            cursor.execute(statement)
 
 
 def _write(statement: str, params: Sequence[Any] | Mapping[str, Any]) -> Note | None:

@@ -128,5 +128,11 @@ FROM pg_stat_archiver WHERE current_setting('archive_mode') <> 'off'
 """
 
 # Writes only a message to the WAL, so that the transaction's commit waits for the
-# synchronous standby (when there is one) like a write's.
-WAIT_REPLICATED = "SELECT pg_logical_emit_message(true, 'notes', 'replicated')"
+# synchronous standby (when there is one) like a write's. First the transaction takes an
+# id, as a write does: a member in recovery (just demoted) refuses that as it refuses a
+# write, read_only_sql_transaction (25006, answered 503), where the message alone would
+# fail with an internal error ("cannot assign TransactionIds during recovery", a 500).
+WAIT_REPLICATED = (
+    "SELECT pg_current_xact_id()",
+    "SELECT pg_logical_emit_message(true, 'notes', 'replicated')",
+)

@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import psycopg
 import pytest
 import requests
 from django.db.migrations.loader import MigrationLoader
@@ -28,6 +29,7 @@ from conftest import BASE_DIR, TEST_REDIS_URL
 from harness.ledger import Check, Ledger, check, sends_now
 from harness.load import KeyedWrites, Outcome, Reads
 from harness.wait import until
+from notes import sql
 from notes.tests.cluster import (
     ANON_RATE,
     APP_PORTS,
@@ -123,6 +125,15 @@ def test_a_write_through_the_balancer_lands_on_the_primary_and_replicates(cluste
     stored = cluster.sql(cluster.primary_port, query, [note_id])
     assert stored == [("through the balancer",)]
     assert cluster.replicated(note_id)
+
+
+def test_a_replays_wait_for_the_standby_is_refused_in_recovery_as_a_write_is(cluster):
+    # A replayed write's commit waits for the standby (services.wait_replicated). Sent to
+    # a member in recovery, as a just-demoted one is, its statements must fail as a write
+    # does (read_only_sql_transaction: 503, retry) rather than with an internal error (500).
+    first, *_ = sql.WAIT_REPLICATED
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        cluster.sql(cluster.replica_port, first)
 
 
 def runbook(command):
