@@ -1,6 +1,13 @@
 # One command to serve (make run), one to test (make test). Both set up everything first.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The interpreter the virtualenv is made from: Debian's python3.11 where it is installed with
+# its venv module, else python3. Debian's links the interpreter into its executable and is
+# built for speed, as the container image's is; a Python compiled from source with the
+# defaults (pyenv's: a shared libpython, no --enable-optimizations) spends more CPU on every
+# request (docs/performance.md, "The interpreter"). Any Python 3.11 works: PYTHON=python3.
+# A virtualenv made earlier keeps its interpreter until `make clean`.
+DEBIAN_PYTHON := /usr/bin/python3.11
+PYTHON ?= $(shell $(DEBIAN_PYTHON) -c 'import ensurepip' 2>/dev/null && echo $(DEBIAN_PYTHON) || echo python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
