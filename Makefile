@@ -1,8 +1,8 @@
 # One command to serve (make run), one to test (make test). Both set up everything first.
 SHELL := /bin/bash
 # The interpreter the virtualenv is made from: Debian's python3.11 where it is installed with
-# its venv module, else python3. Debian's links the interpreter into its executable and is
-# built for speed, as the container image's is; a Python compiled from source with the
+# its venv module, else python3. Debian's has the interpreter linked into its executable and
+# is built for speed, as the container image's is; a Python compiled from source with the
 # defaults (pyenv's: a shared libpython, no --enable-optimizations) spends more CPU on every
 # request (docs/performance.md, "The interpreter"). Any Python 3.11 works: PYTHON=python3.
 # A virtualenv made earlier keeps its interpreter until `make clean`.
