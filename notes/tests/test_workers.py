@@ -1,17 +1,27 @@
-"""gunicorn's workers share the clients that connect at once (notes_project/gunicorn_worker.py).
+"""gunicorn's workers share the clients that connect at once, and a request's thread keeps its
+connection alive itself (notes_project/gunicorn_worker.py).
 
-The worker is gthread's own with three of its methods extended: a gunicorn
-release that renames one or stops calling it leaves the spread to chance, and
-this test fails.
+The worker is gthread's own with some of its methods extended: a gunicorn
+release that renames one or stops calling it leaves the spread to chance, or
+sends every connection back through gthread's main thread, and these tests fail.
 """
 
 import http.client
+import select
+import selectors
+import socket
+import time
 from collections import Counter
+from collections.abc import Iterator
 
 import psutil
 import pytest
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
 
 from conftest import gunicorn
+from harness.wait import until
+from notes_project.gunicorn_worker import ThreadWorker
 
 CLIENTS, WORKERS = 32, 4
 
@@ -56,3 +66,56 @@ def test_kept_alive_clients_that_connect_at_once_spread_over_the_workers(tmp_pat
     # one worker out (11, 11, 10 and 0): only the most any worker holds is held to.
     assert sum(held.values()) == CLIENTS, held
     assert max(held.values()) <= 12, held
+
+
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+
+
+@pytest.fixture
+def worker() -> Iterator[ThreadWorker]:
+    """The worker in this process, its main loop's parts called one pass at a time."""
+    cfg = Config()
+    cfg.set("threads", 2)
+    cfg.set("keepalive", 1)
+    listener = socket.create_server(("127.0.0.1", 0))
+    worker = ThreadWorker(1, 0, [listener], None, 30, cfg, Logger(cfg))
+    worker.wsgi = hello
+    worker.tpool, worker.poller = worker.get_thread_pool(), selectors.DefaultSelector()
+    worker.method_queue.init()
+    worker.set_accept_enabled(True)
+    yield worker
+    worker.tpool.shutdown()
+    worker.poller.close()
+    worker.method_queue.close()
+    worker.tmp.close()
+    listener.close()
+
+
+def answered(worker: ThreadWorker, client: http.client.HTTPConnection) -> bytes:
+    client.request("GET", "/")
+    worker.wait_for_and_dispatch_events(timeout=5)  # accepts, or hears the kept connection
+    answer = client.getresponse()
+    assert answer.status == 200
+    assert not answer.will_close
+    return answer.read()
+
+
+def test_a_requests_own_thread_keeps_its_connection_alive_without_the_main_thread(worker):
+    port = worker.sockets[0].getsockname()[1]
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    for _ in range(3):
+        assert answered(worker, client) == b"hello"
+        assert until(lambda: len(worker.kept) == 1, timeout=5, step=0.01)
+        # Nothing was handed to gthread's main thread (its queue's pipe stays empty),
+        # and gthread's own list of kept connections is not used.
+        assert select.select([worker.method_queue.fileno()], [], [], 0)[0] == []
+        assert not worker.keepalived_conns
+        assert worker.nr_conns == 1
+
+    time.sleep(1.1)  # keepalive = 1 s
+    worker.murder_keepalived()  # gthread's loop calls it on every pass
+    assert not worker.kept
+    assert worker.nr_conns == 0
+    assert client.sock.recv(1) == b""  # closed by the worker
