@@ -20,6 +20,9 @@ stays open, under a lock, and keeps it in `kept`; the main thread wakes once per
 request, when the next one arrives, instead of twice (docs/performance.md, "Kept
 connections stay with the request's thread"). Everything else (closing, a body
 read ahead, HTTP/2, a stopping worker) still goes to gthread's main thread.
+`kept` is the worker's own, beside gthread's deque of kept connections, because
+gthread's main thread iterates that deque when it stops: no other thread may add
+to it, so closing the idle ones of `kept` is done here too (murder_keepalived).
 
 test_workers.py fails if a gunicorn release stops calling the methods extended here.
 """

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
+import h11
 import psutil
 import pytest
 from gunicorn.config import Config
@@ -119,3 +120,58 @@ def test_a_requests_own_thread_keeps_its_connection_alive_without_the_main_threa
     assert not worker.kept
     assert worker.nr_conns == 0
     assert client.sock.recv(1) == b""  # closed by the worker
+
+
+def health_request(client: h11.Connection, request_id: str) -> bytes:
+    """GET /health/live with its X-Request-ID, as `client` writes it."""
+    headers = [("Host", "127.0.0.1"), ("X-Request-ID", request_id)]
+    request = h11.Request(method="GET", target="/health/live", headers=headers)
+    return client.send(request) + client.send(h11.EndOfMessage())
+
+
+def pipelined(*request_ids: str) -> bytes:
+    # h11 writes one request at a time per connection: each from a connection of its own.
+    return b"".join(health_request(h11.Connection(h11.CLIENT), rid) for rid in request_ids)
+
+
+def answer(sock: socket.socket, reader: h11.Connection, request_id: str) -> h11.Response:
+    """The response to the request with `request_id`, the next one on `sock`, read by `reader`
+    (which is told of the request first, as h11 pairs each response with one)."""
+    health_request(reader, request_id)
+    response = None
+    while (event := reader.next_event()) is not h11.PAUSED:
+        if event is h11.NEED_DATA:
+            reader.receive_data(sock.recv(65536))
+        elif isinstance(event, h11.Response):
+            response = event
+        elif isinstance(event, h11.EndOfMessage):
+            break
+    reader.start_next_cycle()
+    assert response is not None
+    return response
+
+
+def test_pipelined_requests_are_all_answered_in_order_on_a_kept_connection(gunicorn_url):
+    host, port = gunicorn_url.removeprefix("http://").split(":")
+    reader = h11.Connection(h11.CLIENT)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        # Read together, the second is read ahead: gthread's main thread serves it.
+        sock.sendall(pipelined("pipelined.1", "pipelined.2"))
+        answers = [answer(sock, reader, "pipelined.1"), answer(sock, reader, "pipelined.2")]
+        sock.sendall(pipelined("pipelined.3"))  # and the connection is still kept
+        answers.append(answer(sock, reader, "pipelined.3"))
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    ids = [dict(a.headers)[b"x-request-id"] for a in answers]
+    assert ids == [b"pipelined.1", b"pipelined.2", b"pipelined.3"]
+
+
+def test_a_kept_connection_serves_the_next_request_and_closes_once_idle(gunicorn_url):
+    host, port = gunicorn_url.removeprefix("http://").split(":")
+    reader = h11.Connection(h11.CLIENT)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(pipelined("kept.1"))
+        assert answer(sock, reader, "kept.1").status_code == 200
+        time.sleep(0.5)  # idle, under gunicorn's 2 s keepalive
+        sock.sendall(pipelined("kept.2"))
+        assert answer(sock, reader, "kept.2").status_code == 200
+        assert sock.recv(1) == b""  # then closed by the worker, within the socket's 10 s
